@@ -1,0 +1,273 @@
+"""``python -m vae_core``: train, evaluate, list datasets.
+
+    python -m vae_core train --dataset mnist --latent-dim 2 --epochs 10 --out mnist2d.pt
+    python -m vae_core evaluate --model mnist2d.pt --k 1,10,100,1000,5000
+    python -m vae_core datasets
+
+Progress goes to stderr, results to stdout (one JSON object with ``--json``). Ctrl-C during
+training stops it cleanly at the next step and caches nothing; a second Ctrl-C aborts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vae_core import cache
+from vae_core.config import DATASETS, RunConfig, TrainConfig, make_config
+from vae_core.data import available, load_dataset, test_binarization
+from vae_core.download import MIRRORS, DatasetError, dataset_dir
+from vae_core.evaluate import Evaluation, evaluate
+from vae_core.train import EpochInfo, StepInfo
+
+EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DatasetError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vae_core", description="VAE Latent Lab: the core's command line.")
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+    t = sub.add_parser("train", help="train a model (or take it from the cache)")
+    _add_config_flags(t, required=True)
+    t.add_argument("--out", type=Path, help="also write one self-contained model file here")
+    t.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+    t.set_defaults(func=_train)
+    e = sub.add_parser("evaluate", help="test-set ELBO and importance-sampled log p(x)")
+    e.add_argument("--model", type=Path, help="a model file written by train --out")
+    _add_config_flags(e, required=False)
+    e.add_argument(
+        "--k",
+        type=_int_list,
+        default=[1, 10, 100, 1000, 5000],
+        help="importance samples (default 1,10,100,1000,5000)",
+    )
+    e.add_argument("--n-test", type=int, help="use the first N test examples (default: all)")
+    e.add_argument("--prior-k", type=int, default=5000, help="draws for the naive prior estimate (0: skip)")
+    e.add_argument("--no-quadrature", action="store_true", help="skip the grid value for 1-2-D latents")
+    e.add_argument("--json", action="store_true", help="print the results as JSON")
+    e.set_defaults(func=_evaluate)
+    d = sub.add_parser("datasets", help="which datasets are available, and from where")
+    d.add_argument("--data-root", type=Path, help="folder holding mnist/, fashion-mnist/, ... (default $VAE_LAB_DATA)")
+    d.set_defaults(func=_datasets)
+    return p
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("every k must be a positive whole number")
+    return values
+
+
+def _add_config_flags(p: argparse.ArgumentParser, required: bool) -> None:
+    d = TrainConfig()
+    p.add_argument("--dataset", choices=list(DATASETS), required=required, help="dataset name")
+    p.add_argument("--latent-dim", type=int, default=2, help="latent dimensions (default 2)")
+    p.add_argument("--beta", type=float, default=d.beta, help=f"KL weight (default {d.beta})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"minibatch size (default {d.batch_size})")
+    p.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 400 or 512,256")
+    p.add_argument("--kl", choices=["analytic", "mc"], default=d.kl, help="KL estimator in training")
+    p.add_argument("--warmup", type=float, default=d.warmup_epochs, help="KL warm-up epochs (default 0)")
+    p.add_argument("--data-root", type=Path, help="dataset folder (default $VAE_LAB_DATA or a user cache)")
+    p.add_argument("--cache-root", type=Path, help="model cache folder (default $VAE_LAB_CACHE or a user cache)")
+
+
+def _config_from(args: argparse.Namespace) -> RunConfig:
+    overrides: dict[str, Any] = dict(
+        latent_dim=args.latent_dim,
+        beta=args.beta,
+        epochs=args.epochs,
+        seed=args.seed,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        kl=args.kl,
+        warmup_epochs=args.warmup,
+    )
+    if args.hidden:
+        overrides["hidden"] = tuple(args.hidden)
+    return make_config(args.dataset, **overrides)
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = _config_from(args)
+    trained = _get_or_train(config, args)
+    if trained.metrics.get("status") != "completed":
+        print(f"Not finished: {trained.metrics['reason']}. Nothing was cached.", file=sys.stderr)
+        return EXIT_INTERRUPTED if trained.metrics["status"] == "stopped" else EXIT_ERROR
+    if args.out:
+        cache.save_model(trained, args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"config": config.to_dict(), "metrics": trained.metrics, "cache": str(trained.path)}))
+    else:
+        m = trained.metrics
+        print(
+            f"test ELBO {m['test_elbo']:.2f} nats (reconstruction {m['test_recon']:.2f}, KL {m['test_kl']:.2f}), "
+            f"{m['active_units']}/{config.model.latent_dim} active units; cached in {trained.path}"
+        )
+    return 0
+
+
+def _get_or_train(config: RunConfig, args: argparse.Namespace) -> cache.TrainedModel:
+    """Train with progress on stderr; the first Ctrl-C stops cleanly, the second aborts."""
+    cached = cache.lookup(config, args.cache_root)
+    if cached is not None:
+        print(f"from the cache: {cached.path}", file=sys.stderr)
+        return cached
+    print(
+        f"training {config.dataset}, latent {config.model.latent_dim}, beta {config.train.beta} ...",
+        file=sys.stderr,
+    )
+    data = load_dataset(config.dataset, args.data_root, progress=_download_progress())
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        print("\nstopping after this step (Ctrl-C again to abort) ...", file=sys.stderr)
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        trained = cache.get_or_train(
+            config,
+            args.cache_root,
+            data=data,
+            on_step=_step_progress(),
+            on_epoch=_epoch_line,
+            stop_event=stop,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return trained
+
+
+def _step_progress() -> Any:
+    last = [0.0]
+
+    def on_step(s: StepInfo) -> None:
+        now = time.monotonic()
+        if sys.stderr.isatty() and (now - last[0] > 0.2 or s.step == s.total_steps):
+            last[0] = now
+            width = 30
+            done = int(width * s.step / s.total_steps)
+            bar = "#" * done + "." * (width - done)
+            print(f"\r  [{bar}] step {s.step}/{s.total_steps}  ELBO {s.elbo:9.2f}", end="", file=sys.stderr)
+
+    return on_step
+
+
+def _epoch_line(e: EpochInfo) -> None:
+    end = "\n" if not sys.stderr.isatty() else "\x1b[K\n"
+    print(
+        f"\repoch {e.epoch:3d}/{e.total_epochs}  train ELBO {e.train_elbo:9.2f}  test ELBO {e.test_elbo:9.2f}  "
+        f"(recon {e.test_recon:9.2f}, KL {e.test_kl:6.2f})  active {e.active_units}  {e.seconds:6.1f} s",
+        end=end,
+        file=sys.stderr,
+    )
+
+
+def _download_progress() -> Any:
+    def progress(name: str, done: int, total: int | None) -> None:
+        if total and (done == total or sys.stderr.isatty()):
+            print(
+                f"\r  downloading {name}: {done / 1e6:.1f} / {total / 1e6:.1f} MB",
+                end="\n" if done == total else "",
+                file=sys.stderr,
+            )
+
+    return progress
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    if args.model is not None:
+        trained = cache.load_model(args.model)
+    elif args.dataset is not None:
+        trained = _get_or_train(_config_from(args), args)
+        if trained.metrics["status"] != "completed":
+            print(f"Not finished: {trained.metrics['reason']}. Nothing was cached.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    else:
+        raise ValueError("give --model FILE, or --dataset NAME with the training flags")
+    config = trained.config
+    data = load_dataset(config.dataset, args.data_root, progress=_download_progress())
+    x = test_binarization(data.x_test) if config.train.binarize else data.x_test
+    x = x[: args.n_test] if args.n_test else x
+    torch.set_grad_enabled(False)
+    t0 = time.perf_counter()
+    ev = evaluate(
+        trained.model,
+        x,
+        args.k,
+        prior_k=args.prior_k or None,
+        quadrature=not args.no_quadrature,
+        on_progress=lambda what: print(f"  {what} ...", file=sys.stderr),
+    )
+    seconds = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({"config": config.to_dict(), "evaluation": ev.as_dict(), "seconds": seconds}))
+    else:
+        print(_table(config, ev, seconds))
+    return 0
+
+
+def _table(config: RunConfig, ev: Evaluation, seconds: float) -> str:
+    rows = [
+        f"{DATASETS[config.dataset].title}, latent dim {config.model.latent_dim}, beta {config.train.beta:g}: "
+        f"{ev.n} test examples, nats per example",
+        f"  {'reconstruction E_q[log p(x|z)]':34s} {ev.elbo.recon:10.3f}",
+        f"  {'KL(q(z|x) || p(z))':34s} {ev.elbo.kl:10.3f}",
+        f"  {'ELBO (analytic KL)':34s} {ev.elbo.elbo:10.3f}",
+        f"  {'ELBO (Monte-Carlo KL)':34s} {ev.elbo_mc.elbo:10.3f}",
+    ]
+    for k, value in ev.importance.items():
+        rows.append(f"  {f'log p(x), importance k={k}':34s} {value:10.3f}   {ev.importance_seconds[k]:7.2f} s")
+    for k, value in ev.prior_sampling.items():
+        rows.append(f"  {f'log p(x), naive prior k={k}':34s} {value:10.3f}")
+    best = max(ev.importance.values()) if ev.importance else None
+    if ev.quadrature is not None:
+        rows.append(
+            f"  {'log p(x), quadrature (grid)':34s} {ev.quadrature:10.3f}   {ev.quadrature_seconds:7.2f} s"
+            f"   (grid vs half grid: {ev.quadrature_error:.1e})"
+        )
+        best = ev.quadrature
+    if best is not None:
+        rows.append(f"  {'gap log p(x) - ELBO ~ KL(q || p(z|x))':34s} {best - ev.elbo.elbo:10.3f}")
+    rows.append(f"  total {seconds:.1f} s")
+    return "\n".join(rows)
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    for name, info in DATASETS.items():
+        if info.kind == "toy2d":
+            where = "generated (seeded)"
+        elif info.kind == "builtin":
+            where = "built in (scikit-learn)"
+        elif available(name, args.data_root):
+            where = f"available in {dataset_dir(name, args.data_root)}"
+        else:
+            how = "train downloads them" if MIRRORS[name] else "no public mirror of these files"
+            where = f"missing: put its files in {dataset_dir(name, args.data_root)} ({how})"
+        print(f"{name:16s} {info.title:32s} {where}")
+    return 0

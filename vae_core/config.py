@@ -1,0 +1,186 @@
+"""Configuration: frozen dataclasses that say what to train, and the dataset table.
+
+Defaults live here and nowhere else. A config is plain data (no I/O, no environment
+reads), so that its canonical JSON is a stable cache key (see ``cache.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Likelihood = Literal["bernoulli", "gaussian"]
+KLEstimator = Literal["analytic", "mc"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the rest of the code needs to know about a dataset before loading it."""
+
+    name: str
+    kind: Literal["toy2d", "builtin", "files"]
+    x_dim: int
+    image_shape: tuple[int, int] | None  # None for points in the plane
+    likelihood: Likelihood
+    title: str
+    class_names: tuple[str, ...] = ()
+
+
+_DIGITS = tuple(str(d) for d in range(10))
+_FASHION = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo("digits", "builtin", 64, (8, 8), "bernoulli", "8x8 digits (scikit-learn)", _DIGITS),
+        DatasetInfo("mnist", "files", 784, (28, 28), "bernoulli", "MNIST digits", _DIGITS),
+        DatasetInfo("fashion-mnist", "files", 784, (28, 28), "bernoulli", "Fashion-MNIST", _FASHION),
+        DatasetInfo("binarized-mnist", "files", 784, (28, 28), "bernoulli", "Binarized MNIST (Larochelle)"),
+        DatasetInfo("two-moons", "toy2d", 2, None, "gaussian", "Two moons (2-D points)", ("upper", "lower")),
+        DatasetInfo("circles", "toy2d", 2, None, "gaussian", "Two circles (2-D points)", ("outer", "inner")),
+        DatasetInfo(
+            "pinwheel",
+            "toy2d",
+            2,
+            None,
+            "gaussian",
+            "Pinwheel (2-D points)",
+            tuple(f"arm {i}" for i in range(5)),
+        ),
+        DatasetInfo(
+            "8-gaussians",
+            "toy2d",
+            2,
+            None,
+            "gaussian",
+            "8 Gaussians (2-D points)",
+            tuple(f"mode {i}" for i in range(8)),
+        ),
+    )
+}
+DEFAULT_DATASET = "digits"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """An MLP encoder/decoder pair: x_dim -> hidden -> (mu, logvar) and back."""
+
+    x_dim: int = 64
+    latent_dim: int = 2
+    hidden: tuple[int, ...] = (256, 256)
+    likelihood: Likelihood = "bernoulli"
+    # Gaussian likelihood only: a fixed decoder std, or None to learn one per x dimension.
+    decoder_std: float | None = None
+
+    def __post_init__(self) -> None:
+        # Canonical types, so that equal configs have equal JSON (and cache keys).
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.decoder_std is not None:
+            object.__setattr__(self, "decoder_std", float(self.decoder_std))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Adam on the beta-weighted negative ELBO, in-memory minibatches."""
+
+    beta: float = 1.0
+    epochs: int = 20
+    lr: float = 1e-3
+    batch_size: int = 128
+    kl: KLEstimator = "analytic"
+    kl_samples: int = 1  # L, samples of z per example (recon term, and KL when kl="mc")
+    warmup_epochs: float = 0.0  # beta rises linearly from 0 over this many epochs
+    binarize: bool = True  # dynamic binarization for Bernoulli likelihoods
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("beta", "lr", "warmup_epochs"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a trained model: the cache key is a hash of this."""
+
+    dataset: str = DEFAULT_DATASET
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no whitespace — stable across runs."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        return cls(dataset=d["dataset"], model=ModelConfig(**d["model"]), train=TrainConfig(**d["train"]))
+
+    @property
+    def info(self) -> DatasetInfo:
+        return DATASETS[self.dataset]
+
+
+def make_config(dataset: str = DEFAULT_DATASET, **overrides: Any) -> RunConfig:
+    """A RunConfig for a dataset, taking flat overrides (``latent_dim=2, beta=4``).
+
+    Model fields that follow from the dataset (x_dim, likelihood) are filled in; the
+    Bernoulli-only ``binarize`` flag is switched off for Gaussian data.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    info = DATASETS[dataset]
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(overrides) - model_fields - train_fields
+    if unknown:
+        raise ValueError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+    model_kw = {k: v for k, v in overrides.items() if k in model_fields}
+    train_kw = {k: v for k, v in overrides.items() if k in train_fields}
+    model_kw.update(x_dim=info.x_dim, likelihood=info.likelihood)
+    if info.likelihood == "gaussian":
+        train_kw["binarize"] = False
+        model_kw.setdefault("hidden", (64, 64))
+    if dataset == "binarized-mnist":
+        train_kw["binarize"] = False  # already binary
+    config = RunConfig(dataset, ModelConfig(**model_kw), TrainConfig(**train_kw))
+    validate(config)
+    return config
+
+
+def validate(config: RunConfig) -> None:
+    """Raise ValueError with a readable message for a config that cannot train."""
+    m, t = config.model, config.train
+    problems = []
+    if not 1 <= m.latent_dim <= 256:
+        problems.append(f"latent_dim must be in 1..256, got {m.latent_dim}")
+    if not m.hidden or any(h < 1 for h in m.hidden):
+        problems.append(f"hidden widths must be positive, got {m.hidden}")
+    if not 0 <= t.beta <= 1000:
+        problems.append(f"beta must be in 0..1000, got {t.beta}")
+    if t.epochs < 1:
+        problems.append(f"epochs must be at least 1, got {t.epochs}")
+    if not 0 < t.lr < 1:
+        problems.append(f"learning rate must be in (0, 1), got {t.lr}")
+    if t.batch_size < 1:
+        problems.append(f"batch size must be at least 1, got {t.batch_size}")
+    if t.kl not in ("analytic", "mc"):
+        problems.append(f"kl must be 'analytic' or 'mc', got {t.kl!r}")
+    if t.kl_samples < 1:
+        problems.append(f"kl_samples must be at least 1, got {t.kl_samples}")
+    if problems:
+        raise ValueError("; ".join(problems))

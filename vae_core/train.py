@@ -1,0 +1,190 @@
+"""Training: Adam on the beta-weighted negative ELBO over in-memory minibatches.
+
+The loop takes ``on_step`` / ``on_epoch`` callbacks and a stop event and never knows who
+is watching (a progress bar, a web page, a test). It is deterministic for a given seed:
+initial weights, batch order, binarization and the reparameterization noise all come from
+generators seeded by ``TrainConfig.seed``. A NaN/Inf loss stops the run with a reason and
+restores the weights from the end of the last good epoch. Optional KL warm-up raises beta
+linearly from 0 (Bowman et al., 2016).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import torch
+
+from vae_core.config import TrainConfig
+from vae_core.data import Dataset, binarize, test_binarization
+from vae_core.evaluate import dataset_terms
+from vae_core.model import VAE
+from vae_core.objectives import elbo_terms
+
+Status = Literal["completed", "stopped", "diverged"]
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """One optimizer step; terms are batch means in nats per example."""
+
+    step: int
+    epoch: int  # 0-based epoch the step belongs to
+    beta: float  # the beta in force (rises during warm-up)
+    recon: float
+    kl: float
+    elbo: float
+    loss: float
+    total_steps: int
+
+
+@dataclass(frozen=True)
+class EpochInfo:
+    """The end of an epoch: train means over its steps, and the test set's terms."""
+
+    epoch: int  # 1-based count of finished epochs
+    step: int
+    seconds: float  # wall time since the start of training
+    train_recon: float
+    train_kl: float
+    train_elbo: float
+    test_recon: float
+    test_kl: float
+    test_elbo: float
+    kl_per_dim: list[float]  # test-set mean, per latent dimension
+    active_units: int
+    total_epochs: int
+
+
+@dataclass
+class TrainResult:
+    model: VAE
+    status: Status
+    reason: str
+    epochs: list[EpochInfo] = field(default_factory=list)
+    steps: list[StepInfo] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def history(self) -> dict[str, list[dict[str, float]]]:
+        """Plain data for JSON: per-epoch rows and per-step rows."""
+        return {"epochs": [asdict(e) for e in self.epochs], "steps": [asdict(s) for s in self.steps]}
+
+    def metrics(self) -> dict[str, float | int | str]:
+        last = self.epochs[-1] if self.epochs else None
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "epochs_done": last.epoch if last else 0,
+            "steps_done": last.step if last else 0,
+            "seconds": round(self.seconds, 3),
+            "test_recon": last.test_recon if last else math.nan,
+            "test_kl": last.test_kl if last else math.nan,
+            "test_elbo": last.test_elbo if last else math.nan,
+            "active_units": last.active_units if last else 0,
+        }
+
+
+def train(
+    model: VAE,
+    data: Dataset,
+    config: TrainConfig,
+    *,
+    on_step: Callable[[StepInfo], None] | None = None,
+    on_epoch: Callable[[EpochInfo], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> TrainResult:
+    """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch."""
+    g = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    x_train = data.x_train
+    x_test = test_binarization(data.x_test) if config.binarize else data.x_test
+    n = len(x_train)
+    batch = min(config.batch_size, n)
+    steps_per_epoch = n // batch  # drop the ragged last batch: every step sees `batch` examples
+    total = steps_per_epoch * config.epochs
+    warmup_steps = config.warmup_epochs * steps_per_epoch
+    result = TrainResult(model, "completed", f"trained {config.epochs} epochs")
+    good_state = copy.deepcopy(model.state_dict())
+    start = time.perf_counter()
+    step = 0
+    for epoch in range(config.epochs):
+        model.train()
+        order = torch.randperm(n, generator=g)
+        sums = torch.zeros(2)
+        for i in range(steps_per_epoch):
+            if stop_event is not None and stop_event.is_set():
+                result.status, result.reason = "stopped", f"stopped at step {step} of {total}"
+                break
+            x = x_train[order[i * batch : (i + 1) * batch]]
+            if config.binarize:
+                x = binarize(x, g)
+            beta = config.beta * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else config.beta
+            terms = elbo_terms(model, x, kl=config.kl, n_samples=config.kl_samples, generator=g)
+            loss = terms.loss(beta)
+            values = torch.stack([terms.recon.mean(), terms.kl.mean(), loss]).detach()
+            if not torch.isfinite(values).all():
+                model.load_state_dict(good_state)
+                result.status = "diverged"
+                result.reason = (
+                    f"the loss became {values[2].item()} at step {step} (epoch {epoch + 1}); "
+                    f"the weights are those from the end of epoch {epoch}. Try a smaller learning rate."
+                )
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            sums[:2] += values[:2]
+            step += 1
+            recon, kl, loss_value = values.tolist()
+            info = StepInfo(step, epoch, beta, recon, kl, recon - kl, loss_value, total)
+            result.steps.append(info)
+            if on_step is not None:
+                on_step(info)
+        if result.status != "completed":
+            break
+        info = _end_of_epoch(model, x_test, sums / steps_per_epoch, epoch + 1, step, start, config)
+        if not math.isfinite(info.test_elbo):
+            model.load_state_dict(good_state)
+            result.status = "diverged"
+            result.reason = f"the test ELBO became {info.test_elbo} after epoch {epoch + 1}; weights restored"
+            break
+        good_state = copy.deepcopy(model.state_dict())
+        result.epochs.append(info)
+        if on_epoch is not None:
+            on_epoch(info)
+    model.eval()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _end_of_epoch(
+    model: VAE,
+    x_test: torch.Tensor,
+    train_means: torch.Tensor,
+    epoch: int,
+    step: int,
+    start: float,
+    config: TrainConfig,
+) -> EpochInfo:
+    model.eval()
+    test = dataset_terms(model, x_test)
+    train_recon, train_kl = train_means.tolist()
+    return EpochInfo(
+        epoch=epoch,
+        step=step,
+        seconds=time.perf_counter() - start,
+        train_recon=train_recon,
+        train_kl=train_kl,
+        train_elbo=train_recon - train_kl,
+        test_recon=test.recon,
+        test_kl=test.kl,
+        test_elbo=test.elbo,
+        kl_per_dim=test.kl_per_dim,
+        active_units=test.active_units,
+        total_epochs=config.epochs,
+    )
