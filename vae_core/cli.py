@@ -22,8 +22,8 @@ from typing import Any
 import torch
 
 from vae_core import cache
-from vae_core.config import DATASETS, RunConfig, TrainConfig, make_config
-from vae_core.data import available, load_dataset, test_binarization
+from vae_core.config import DATASETS, RunConfig, make_config
+from vae_core.data import Dataset, available, fixed_binarization, load_dataset
 from vae_core.download import MIRRORS, DatasetError, dataset_dir
 from vae_core.evaluate import Evaluation, evaluate
 from vae_core.train import EpochInfo, StepInfo
@@ -79,34 +79,40 @@ def _int_list(text: str) -> list[int]:
 
 
 def _add_config_flags(p: argparse.ArgumentParser, required: bool) -> None:
-    d = TrainConfig()
+    """Unset flags take the dataset's defaults (``config.DATASET_DEFAULTS``)."""
     p.add_argument("--dataset", choices=list(DATASETS), required=required, help="dataset name")
-    p.add_argument("--latent-dim", type=int, default=2, help="latent dimensions (default 2)")
-    p.add_argument("--beta", type=float, default=d.beta, help=f"KL weight (default {d.beta})")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"minibatch size (default {d.batch_size})")
-    p.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 400 or 512,256")
-    p.add_argument("--kl", choices=["analytic", "mc"], default=d.kl, help="KL estimator in training")
-    p.add_argument("--warmup", type=float, default=d.warmup_epochs, help="KL warm-up epochs (default 0)")
+    p.add_argument("--latent-dim", type=int, help="latent dimensions (default 2)")
+    p.add_argument("--beta", type=float, help="KL weight (default 1)")
+    p.add_argument("--epochs", type=int, help="epochs (default per dataset)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default per dataset)")
+    p.add_argument("--batch-size", type=int, help="minibatch size (default 128)")
+    p.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 400 or 512,256 (default per dataset)")
+    p.add_argument("--kl", choices=["analytic", "mc"], help="KL estimator in training (default analytic)")
+    p.add_argument("--warmup", type=float, help="KL warm-up epochs (default 0)")
     p.add_argument("--data-root", type=Path, help="dataset folder (default $VAE_LAB_DATA or a user cache)")
     p.add_argument("--cache-root", type=Path, help="model cache folder (default $VAE_LAB_CACHE or a user cache)")
+    p.add_argument("--offline", action="store_true", help="never download; fail with what to fetch by hand")
+
+
+_FLAG_FIELDS = {
+    "latent_dim": "latent_dim",
+    "beta": "beta",
+    "epochs": "epochs",
+    "seed": "seed",
+    "lr": "lr",
+    "batch_size": "batch_size",
+    "hidden": "hidden",
+    "kl": "kl",
+    "warmup": "warmup_epochs",
+}
 
 
 def _config_from(args: argparse.Namespace) -> RunConfig:
-    overrides: dict[str, Any] = dict(
-        latent_dim=args.latent_dim,
-        beta=args.beta,
-        epochs=args.epochs,
-        seed=args.seed,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        kl=args.kl,
-        warmup_epochs=args.warmup,
+    overrides: dict[str, Any] = {"latent_dim": 2}
+    overrides.update(
+        {field: getattr(args, flag) for flag, field in _FLAG_FIELDS.items() if getattr(args, flag) is not None}
     )
-    if args.hidden:
-        overrides["hidden"] = tuple(args.hidden)
     return make_config(args.dataset, **overrides)
 
 
@@ -140,7 +146,7 @@ def _get_or_train(config: RunConfig, args: argparse.Namespace) -> cache.TrainedM
         f"training {config.dataset}, latent {config.model.latent_dim}, beta {config.train.beta} ...",
         file=sys.stderr,
     )
-    data = load_dataset(config.dataset, args.data_root, progress=_download_progress())
+    data = _load(config.dataset, args)
     stop = threading.Event()
 
     def on_sigint(signum: int, frame: object) -> None:
@@ -188,6 +194,10 @@ def _epoch_line(e: EpochInfo) -> None:
     )
 
 
+def _load(name: str, args: argparse.Namespace) -> Dataset:
+    return load_dataset(name, args.data_root, download_missing=not args.offline, progress=_download_progress())
+
+
 def _download_progress() -> Any:
     def progress(name: str, done: int, total: int | None) -> None:
         if total and (done == total or sys.stderr.isatty()):
@@ -211,8 +221,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         raise ValueError("give --model FILE, or --dataset NAME with the training flags")
     config = trained.config
-    data = load_dataset(config.dataset, args.data_root, progress=_download_progress())
-    x = test_binarization(data.x_test) if config.train.binarize else data.x_test
+    data = _load(config.dataset, args)
+    x = fixed_binarization(data.x_test) if config.train.binarize else data.x_test
     x = x[: args.n_test] if args.n_test else x
     torch.set_grad_enabled(False)
     t0 = time.perf_counter()

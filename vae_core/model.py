@@ -9,7 +9,6 @@ example. The prior is p(z) = N(0, I) (Kingma & Welling, 2014).
 from __future__ import annotations
 
 import itertools
-import math
 
 import torch
 from torch import nn
@@ -35,7 +34,7 @@ class VAE(nn.Module):
         self.encoder = mlp([config.x_dim, *hidden, 2 * config.latent_dim])
         self.decoder = mlp([config.latent_dim, *hidden[::-1], config.x_dim])
         if config.likelihood == "gaussian" and config.decoder_std is None:
-            self.log_std = nn.Parameter(torch.full((config.x_dim,), math.log(0.1)))
+            self.log_std = nn.Parameter(torch.zeros(config.x_dim))
 
     @property
     def latent_dim(self) -> int:

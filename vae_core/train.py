@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 
 from vae_core.config import TrainConfig
-from vae_core.data import Dataset, binarize, test_binarization
+from vae_core.data import Dataset, binarize, fixed_binarization
 from vae_core.evaluate import dataset_terms
 from vae_core.model import VAE
 from vae_core.objectives import elbo_terms
@@ -102,7 +102,7 @@ def train(
     g = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     x_train = data.x_train
-    x_test = test_binarization(data.x_test) if config.binarize else data.x_test
+    x_test = fixed_binarization(data.x_test) if config.binarize else data.x_test
     n = len(x_train)
     batch = min(config.batch_size, n)
     steps_per_epoch = n // batch  # drop the ragged last batch: every step sees `batch` examples

@@ -1,0 +1,412 @@
+"""Plotly figures for the app's pages, and the arrays behind them.
+
+The arrays (decoded grids over the prior's quantiles, interpolations, prior samples, repeated
+log p(x) estimates, the true posterior on a window around q(z|x), 2-D projections of codes)
+are computed here so that they can be tested without a browser; the pages only draw them.
+All numbers are nats per example. Images are the decoder's mean E[x|z] (pixel probabilities).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any, Literal
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from vae_core.objectives import default_grid, log_px_importance, log_px_prior, log_standard_normal, pairwise_log_lik
+
+PALETTE = qualitative.T10
+COLLAPSED = "#bbbbbb"
+
+# -- arrays ---------------------------------------------------------------------------------
+
+
+def as_images(x: torch.Tensor | np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(N, H*W) or (H*W,) pixel vectors -> (N, H, W) float array."""
+    x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    return x.reshape(-1, *shape)
+
+
+def tile(images: np.ndarray, ncols: int, *, pad: int = 1, min_size: int = 56) -> np.ndarray:
+    """Images (N, H, W) in [0, 1] -> one uint8 picture, ``ncols`` a row, each image scaled up
+    by a whole factor (nearest neighbour, so pixels stay sharp) to at least ``min_size``."""
+    n, h, w = images.shape
+    s = max(1, math.ceil(min_size / max(h, w)))
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    big = np.kron(np.clip(images, 0, 1), np.ones((1, s, s)))  # (N, hs, ws)
+    out = np.ones((nrows * (h * s + pad) - pad, ncols * (w * s + pad) - pad))  # white gutters
+    for i, img in enumerate(big):
+        r, c = divmod(i, ncols)
+        out[r * (h * s + pad) : r * (h * s + pad) + h * s, c * (w * s + pad) : c * (w * s + pad) + w * s] = img
+    return (255 * (1 - out)).round().astype(np.uint8)  # ink is dark on white paper
+
+
+def prior_quantiles(n: int) -> torch.Tensor:
+    """n points of N(0, 1) at the quantiles (i + 1/2) / n, ascending: (n,)."""
+    return torch.distributions.Normal(0.0, 1.0).icdf((torch.arange(n) + 0.5) / n)
+
+
+@torch.inference_mode()
+def decode_at(model: Any, base: torch.Tensor, dims: Sequence[int], values: Sequence[float]) -> torch.Tensor:
+    """E[x|z] at z = base with z[dims] = values: base (D,) -> (x_dim,)."""
+    z = base.clone().float()
+    z[list(dims)] = torch.tensor(values, dtype=torch.float32)
+    return model.mean(z)
+
+
+@torch.inference_mode()
+def manifold(model: Any, n: int, dims: Sequence[int], base: torch.Tensor) -> torch.Tensor:
+    """Decoded means over an n (x n) grid of prior quantiles in ``dims``, others at ``base``.
+
+    Two dims: (n*n, x_dim) in reading order, z1 rising to the right and z2 rising upwards
+    (row 0 is the largest z2), so the picture matches a scatter of the codes. One dim: (n, x_dim).
+    """
+    q = prior_quantiles(n)
+    if len(dims) == 1:
+        z = base.repeat(n, 1)
+        z[:, dims[0]] = q
+    else:
+        z2, z1 = torch.meshgrid(q.flip(0), q, indexing="ij")
+        z = base.repeat(n * n, 1)
+        z[:, dims[0]], z[:, dims[1]] = z1.reshape(-1), z2.reshape(-1)
+    return model.mean(z)
+
+
+@torch.inference_mode()
+def interpolate(model: Any, x_a: torch.Tensor, x_b: torch.Tensor, n: int) -> torch.Tensor:
+    """Decoded means along the straight line between the codes mu(x_a) and mu(x_b): (n, x_dim)."""
+    mu = model.encode(torch.stack([x_a, x_b]))[0]  # (2, D)
+    t = torch.linspace(0, 1, n)[:, None]
+    return model.mean((1 - t) * mu[0] + t * mu[1])
+
+
+@torch.inference_mode()
+def prior_samples(model: Any, n: int, seed: int) -> torch.Tensor:
+    """z ~ p(z), then E[x|z] for images (Bernoulli) or x ~ p(x|z) for points: (n, x_dim)."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn((n, model.latent_dim), generator=g)
+    if model.config.likelihood == "bernoulli":
+        return model.mean(z)
+    mean, std = model.mean(z), model.decoder_std()
+    return mean + std * torch.randn(mean.shape, generator=g)
+
+
+def estimate_curve(
+    model: Any,
+    x: torch.Tensor,
+    ks: Sequence[int],
+    repeats: int,
+    *,
+    sampler: Literal["importance", "prior"] = "importance",
+    seed: int = 0,
+    on_progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """The mean over x (N, x_dim) of the k-sample estimate of log p(x), for each k and repeat:
+    (len(ks), repeats). ``importance`` draws z ~ q(z|x) (L_k); ``prior`` draws z ~ p(z)."""
+    estimator = log_px_importance if sampler == "importance" else log_px_prior
+    out = np.zeros((len(ks), repeats))
+    cost, done = sum(ks) * repeats, 0
+    for r in range(repeats):
+        g = torch.Generator().manual_seed(seed + r)
+        for i, k in enumerate(ks):
+            out[i, r] = estimator(model, x, k, generator=g).mean().item()
+            done += k
+            if on_progress:
+                on_progress(done / cost)
+    return out
+
+
+@torch.inference_mode()
+def posterior_window(model: Any, x: torch.Tensor, n: int = 121) -> tuple[list[np.ndarray], np.ndarray]:
+    """The true posterior p(z|x) of one x (x_dim,), for latent dimension 1 or 2, on an n-point
+    (per axis) window that holds both its mass and q(z|x) to 3.5 sigma.
+
+    Returns the axes and the density: (n,) for D = 1, (n, n) indexed [z1, z2] for D = 2.
+    A coarse pass over the whole prior finds where the mass is; the fine pass resolves it.
+    """
+    mu, logvar = (t[0] for t in model.encode(x[None]))
+    grid = default_grid(model, x[None], n=2000 if len(mu) == 1 else 200)
+    density = _log_posterior(model, x, [grid.axis.float()] * grid.dim).exp()
+    heavy = torch.nonzero(density > density.max() * 1e-3)  # (M, D) indices
+    sigma = (0.5 * logvar).exp()
+    axes = []
+    for d in range(len(mu)):
+        lo = min(grid.axis[heavy[:, d].min()].item(), (mu[d] - 3.5 * sigma[d]).item())
+        hi = max(grid.axis[heavy[:, d].max()].item(), (mu[d] + 3.5 * sigma[d]).item())
+        margin = 0.1 * (hi - lo)
+        axes.append(torch.linspace(lo - margin, hi + margin, n))
+    log_post = _log_posterior(model, x, axes)
+    return [a.numpy() for a in axes], log_post.exp().numpy()
+
+
+def _log_posterior(model: Any, x: torch.Tensor, axes: list[torch.Tensor]) -> torch.Tensor:
+    """log p(z|x) as a density on the product of ``axes`` (each evenly spaced), normalized there."""
+    z = torch.stack([a.reshape(-1) for a in torch.meshgrid(*axes, indexing="ij")], -1)  # (G, D)
+    log_joint = pairwise_log_lik(model, x[None], z)[0] + log_standard_normal(z).sum(-1)
+    log_cell = sum(math.log((a[1] - a[0]).item()) for a in axes)
+    return (log_joint - torch.logsumexp(log_joint, 0) - log_cell).reshape([len(a) for a in axes])
+
+
+def project(
+    mu: np.ndarray, method: Literal["PCA", "t-SNE"], *, max_points: int = 2000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D view of codes mu (N, D): (row indices used (M,), coordinates (M, 2)).
+
+    t-SNE is quadratic in the points, so at most ``max_points`` rows (a seeded subset) go in.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    rng = np.random.default_rng(seed)
+    idx = np.arange(len(mu)) if len(mu) <= max_points else np.sort(rng.choice(len(mu), max_points, replace=False))
+    if method == "PCA":
+        return idx, PCA(2, random_state=seed).fit_transform(mu[idx])
+    perplexity = min(30.0, (len(idx) - 1) / 3)
+    return idx, TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(mu[idx])
+
+
+def as_columns(items: Sequence[Any]) -> dict[str, list[Any]]:
+    """Column lists from step or epoch records (dataclasses or their dicts)."""
+    rows = [i if isinstance(i, dict) else asdict(i) for i in items]
+    return {k: [r[k] for r in rows] for k in rows[0]} if rows else {}
+
+
+# -- figures --------------------------------------------------------------------------------
+
+NATS = "%{y:.3f} nats"
+
+
+def training_curves(steps: Sequence[Any], epochs: Sequence[Any], *, max_points: int = 1500) -> go.Figure:
+    """Reconstruction term, KL (raw and beta-weighted) and ELBO against the optimizer step:
+    per step (training batches, thinned to ``max_points``) and per epoch (train and test)."""
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.07,
+        subplot_titles=("Reconstruction  E_q[log p(x|z)]", "KL(q(z|x) ‖ p(z))", "ELBO"),
+    )
+    s, e = as_columns(steps), as_columns(epochs)
+    if s:
+        keep = slice(None, None, max(1, math.ceil(len(s["step"]) / max_points)))
+        x = s["step"][keep]
+        beta_kl = [b * k for b, k in zip(s["beta"], s["kl"], strict=True)][keep]
+        per_step = [(1, "recon", s["recon"][keep]), (2, "KL", s["kl"][keep]), (3, "ELBO", s["elbo"][keep])]
+        for row, name, y in per_step:
+            _line(fig, row, x, y, f"{name} (batch)", PALETTE[0], width=1, opacity=0.6)
+        _line(fig, 2, x, beta_kl, "β·KL (batch, in the loss)", PALETTE[1], width=1, dash="dot", opacity=0.8)
+    if e:
+        x = e["step"]
+        for row, term in ((1, "recon"), (2, "kl"), (3, "elbo")):
+            name = {"recon": "recon", "kl": "KL", "elbo": "ELBO"}[term]
+            _line(fig, row, x, e[f"train_{term}"], f"{name} train (epoch)", PALETTE[2], mode="lines+markers")
+            _line(fig, row, x, e[f"test_{term}"], f"{name} test (epoch)", PALETTE[3], mode="lines+markers")
+    fig.update_xaxes(title_text="optimizer step", row=3, col=1)
+    fig.update_yaxes(title_text="nats")
+    fig.update_layout(height=620, margin=dict(l=10, r=10, t=40, b=10), hovermode="x", legend=dict(font_size=11))
+    return fig
+
+
+def _line(fig: go.Figure, row: int, x: Sequence, y: Sequence, name: str, color: str, **style: Any) -> None:
+    mode = style.pop("mode", "lines")
+    opacity = style.pop("opacity", 1.0)
+    trace = go.Scatter(
+        x=list(x),
+        y=list(y),
+        name=name,
+        mode=mode,
+        opacity=opacity,
+        line=dict(color=color, **style),
+        marker=dict(size=5),
+        hovertemplate=f"{name}<br>step %{{x}}: {NATS}<extra></extra>",
+    )
+    fig.add_trace(trace, row=row, col=1)
+
+
+def kl_bars(kl_per_dim: Sequence[float], active_units: int, *, threshold: float = 0.01) -> go.Figure:
+    """Test-set KL per latent dimension; a bar near 0 is a collapsed unit (q(z_d|x) = p(z_d))."""
+    kl = np.asarray(kl_per_dim, dtype=float)
+    colors = [PALETTE[0] if v >= threshold else COLLAPSED for v in kl]
+    fig = go.Figure(
+        go.Bar(
+            x=[f"z{d + 1}" for d in range(len(kl))],
+            y=kl,
+            marker_color=colors,
+            hovertemplate="%{x}: KL %{y:.4f} nats<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"KL per latent dimension — {active_units} of {len(kl)} units active",
+        yaxis_title="nats",
+        height=300,
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    return fig
+
+
+def _colorscale(n: int) -> list[list[Any]]:
+    """A stepped colour scale: class c of n gets one flat colour over [c/n, (c+1)/n]."""
+    scale = []
+    for c in range(max(n, 1)):
+        color = PALETTE[c % len(PALETTE)]
+        scale += [[c / max(n, 1), color], [(c + 1) / max(n, 1), color]]
+    return scale
+
+
+def latent_scatter(
+    x: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    marker: tuple[float, float] | None = None,
+    picked: int | None = None,
+    titles: tuple[str, str] = ("z1", "z2"),
+    height: int = 460,
+) -> go.Figure:
+    """Codes as ONE Scattergl trace coloured by label (customdata = row index, so a click's
+    point index is the test-set row), plus the slider position and a picked point on top."""
+    labels = np.asarray(labels)
+    n_classes = len(class_names)
+    names = np.array([class_names[c] if 0 <= c < n_classes else "?" for c in labels])
+    colour = dict(color=labels, colorscale=_colorscale(n_classes), cmin=-0.5, cmax=n_classes - 0.5)
+    if n_classes:
+        colour["colorbar"] = dict(tickvals=list(range(n_classes)), ticktext=list(class_names), title="label")
+    fig = go.Figure(
+        go.Scattergl(
+            x=x,
+            y=y,
+            mode="markers",
+            marker=dict(size=6, opacity=0.75, **colour) if n_classes else dict(size=5, color=PALETTE[0]),
+            customdata=np.arange(len(x)),
+            text=names,
+            hovertemplate="test image #%{customdata}: %{text}<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
+            name="test codes",
+        )
+    )
+    if picked is not None:
+        fig.add_scatter(x=[x[picked]], y=[y[picked]], mode="markers", name="picked", hoverinfo="skip")
+        fig.data[-1].marker = dict(size=16, color="rgba(0,0,0,0)", line=dict(width=3, color="black"))
+    if marker is not None:
+        fig.add_scatter(x=[marker[0]], y=[marker[1]], mode="markers", name="sliders", hoverinfo="skip")
+        fig.data[-1].marker = dict(size=18, symbol="x-thin", line=dict(width=4, color="crimson"))
+    fig.update_layout(
+        xaxis_title=titles[0],
+        yaxis_title=titles[1],
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        showlegend=False,
+        clickmode="event+select",
+        dragmode="pan",
+    )
+    return fig
+
+
+def log_k_figure(
+    ks: Sequence[int],
+    importance: np.ndarray,
+    *,
+    elbo: float,
+    prior: np.ndarray | None = None,
+    quadrature: float | None = None,
+) -> go.Figure:
+    """The k-sample estimates (K, R) against k on a log axis: mean and min-max over repeats."""
+    fig = go.Figure()
+    _band(fig, ks, importance, "importance-sampled L_k (z ~ q)", PALETTE[0])
+    if prior is not None:
+        _band(fig, ks, prior, "naive estimate (z ~ prior)", PALETTE[1])
+    fig.add_hline(y=elbo, line=dict(color=PALETTE[2], dash="dash"), annotation_text="ELBO")
+    if quadrature is not None:
+        fig.add_hline(y=quadrature, line=dict(color="black"), annotation_text="log p(x) by quadrature")
+    fig.update_xaxes(type="log", title_text="k, samples per estimate")
+    fig.update_yaxes(title_text="nats")
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10), legend=dict(x=0.45, y=0.05))
+    return fig
+
+
+def _band(fig: go.Figure, ks: Sequence[int], values: np.ndarray, name: str, color: str) -> None:
+    lo, hi, mean = values.min(1), values.max(1), values.mean(1)
+    ks = list(ks)
+    fig.add_scatter(x=ks + ks[::-1], y=np.r_[hi, lo[::-1]], fill="toself", line=dict(width=0), opacity=0.25)
+    fig.data[-1].update(fillcolor=color, hoverinfo="skip", showlegend=False)
+    fig.add_scatter(
+        x=ks,
+        y=mean,
+        customdata=np.stack([lo, hi], 1),
+        name=name,
+        mode="lines+markers",
+        line=dict(color=color),
+        hovertemplate=f"{name}<br>k = %{{x}}: %{{y:.3f}} nats (repeats %{{customdata[0]:.3f}} … "
+        "%{customdata[1]:.3f})<extra></extra>",
+    )
+
+
+def posterior_figure(
+    axes: list[np.ndarray], density: np.ndarray, mu: np.ndarray, logvar: np.ndarray, *, height: int = 420
+) -> go.Figure:
+    """The true posterior p(z|x) (heatmap for D = 2, curve for D = 1) under q(z|x) (ellipses at
+    1 and 2 sigma, or its density curve)."""
+    sigma = np.exp(0.5 * np.asarray(logvar))
+    fig = go.Figure()
+    if len(axes) == 1:
+        z = axes[0]
+        q = np.exp(-0.5 * ((z - mu[0]) / sigma[0]) ** 2) / (sigma[0] * math.sqrt(2 * math.pi))
+        fig.add_scatter(x=z, y=density, name="true posterior p(z|x)", line=dict(color="black"))
+        fig.add_scatter(x=z, y=q, name="encoder q(z|x)", line=dict(color="crimson", dash="dash"))
+        fig.update_layout(xaxis_title="z1", yaxis_title="density")
+    else:
+        fig.add_heatmap(
+            x=axes[0],
+            y=axes[1],
+            z=density.T,  # plotly rows are y
+            colorscale="Blues",
+            colorbar=dict(title="p(z|x)"),
+            hovertemplate="z1 %{x:.2f}, z2 %{y:.2f}: %{z:.3g}<extra></extra>",
+        )
+        t = np.linspace(0, 2 * np.pi, 100)
+        for k, dash in ((1, "solid"), (2, "dash")):
+            fig.add_scatter(
+                x=mu[0] + k * sigma[0] * np.cos(t),
+                y=mu[1] + k * sigma[1] * np.sin(t),
+                mode="lines",
+                name=f"q(z|x), {k}σ",
+                line=dict(color="crimson", dash=dash, width=2),
+                hoverinfo="skip",
+            )
+        fig.update_layout(xaxis_title="z1", yaxis_title="z2", legend=dict(x=0, y=1, bgcolor="rgba(255,255,255,0.6)"))
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def data_space_figure(
+    x_data: np.ndarray,
+    labels: np.ndarray,
+    x_model: np.ndarray,
+    *,
+    point: tuple[float, float] | None = None,
+    height: int = 420,
+) -> go.Figure:
+    """Points in the plane: the test data (left) beside samples x ~ p(x|z), z ~ p(z) (right),
+    with the decoded slider position marked on both."""
+    fig = make_subplots(1, 2, shared_xaxes=True, shared_yaxes=True, subplot_titles=("data", "model samples"))
+    fig.add_scattergl(
+        x=x_data[:, 0], y=x_data[:, 1], mode="markers", row=1, col=1, name="data", marker=dict(size=4, color=labels)
+    )
+    fig.add_scattergl(
+        x=x_model[:, 0], y=x_model[:, 1], mode="markers", row=1, col=2, name="samples", marker=dict(size=4)
+    )
+    fig.data[-1].marker.color = PALETTE[1]
+    if point is not None:
+        for col in (1, 2):
+            fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", row=1, col=col, name="E[x|z] at sliders")
+            fig.data[-1].marker = dict(size=16, symbol="x-thin", line=dict(width=4, color="crimson"))
+    fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
+    return fig

@@ -1,0 +1,348 @@
+"""Background training jobs: one job per config, shared by everyone who looks at it.
+
+A job trains in a daemon thread through the model cache (look up, else lock, train and store a
+completed run) and keeps a thread-safe snapshot of its steps, epochs and status that any number
+of viewers poll. While it trains it also publishes a copy of the weights every so often, so a
+viewer can draw reconstructions and the latent space as they form without touching the model
+being trained. A ``JobRegistry`` holds at most one live job per config key: starting a config
+that already runs returns that job. Nothing here knows about Streamlit.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from filelock import FileLock
+
+from vae_core import cache
+from vae_core.cache import TrainedModel, config_key, default_cache_root, entry_dir, lookup
+from vae_core.config import RunConfig
+from vae_core.data import Dataset, load_dataset
+from vae_core.model import VAE, build_model
+from vae_core.train import EpochInfo, StepInfo, train
+
+JobStatus = Literal["starting", "running", "completed", "stopped", "diverged", "failed"]
+PUBLISH_SECONDS = 0.5  # how often a training job copies its weights for viewers
+LoadData = Callable[[str], Dataset]
+
+
+def _load_local(name: str) -> Dataset:
+    return load_dataset(name, download_missing=False)  # a job never goes online
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """What a viewer sees of a job at one moment; plain immutable data."""
+
+    key: str
+    status: JobStatus
+    steps: tuple[StepInfo, ...] = ()
+    epochs: tuple[EpochInfo, ...] = ()
+    total_steps: int = 0
+    seconds: float = 0.0  # training time so far (data loading excluded)
+    message: str = ""
+    from_cache: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("starting", "running")
+
+    @property
+    def step(self) -> int:
+        return self.steps[-1].step if self.steps else 0
+
+    @property
+    def progress(self) -> float:
+        """Fraction of steps done, in [0, 1]."""
+        if self.status == "completed":
+            return 1.0
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the mean pace so far, or None before the first step."""
+        if not self.running or not self.step or not self.total_steps:
+            return None
+        return self.seconds / self.step * (self.total_steps - self.step)
+
+    @classmethod
+    def from_trained(cls, trained: TrainedModel) -> JobSnapshot:
+        """The snapshot of a finished run, rebuilt from its stored history."""
+        steps = tuple(StepInfo(**s) for s in trained.history.get("steps", []))
+        epochs = tuple(EpochInfo(**e) for e in trained.history.get("epochs", []))
+        return cls(
+            key=config_key(trained.config),
+            status=trained.metrics.get("status", "completed"),
+            steps=steps,
+            epochs=epochs,
+            total_steps=steps[-1].total_steps if steps else 0,
+            seconds=float(trained.metrics.get("seconds", 0.0)),
+            message=str(trained.metrics.get("reason", "")),
+            from_cache=trained.from_cache,
+        )
+
+
+@dataclass
+class _State:
+    status: JobStatus = "starting"
+    steps: list[StepInfo] = field(default_factory=list)
+    epochs: list[EpochInfo] = field(default_factory=list)
+    message: str = ""
+    started: float | None = None  # perf_counter when training (not loading) began
+    finished: float | None = None
+    weights: dict[str, torch.Tensor] | None = None
+    weights_version: int = 0
+
+
+class TrainingJob:
+    """One training run in a daemon thread; every method is safe to call from any thread."""
+
+    def __init__(self, config: RunConfig, *, root: str | Path | None = None, load_data: LoadData | None = None):
+        self.config = config
+        self.key = config_key(config)
+        self._root = root
+        self._load_data = load_data or _load_local
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._result: TrainedModel | None = None
+        self._live: tuple[int, VAE] | None = None
+        self._model: VAE | None = None  # the model being trained; only the training thread touches it
+        self._last_publish = 0.0
+        self._thread = threading.Thread(target=self._run, name=f"train-{self.key}", daemon=True)
+
+    def start(self) -> TrainingJob:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current step; the partial model stays viewable."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run ends; True if it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() or not self._thread.ident  # not started counts as alive
+
+    @property
+    def result(self) -> TrainedModel | None:
+        """The trained (or stopped, or diverged) model once the run has ended."""
+        with self._lock:
+            return self._result
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            s = self._state
+            end = s.finished or time.perf_counter()
+            return JobSnapshot(
+                key=self.key,
+                status=s.status,
+                steps=tuple(s.steps),
+                epochs=tuple(s.epochs),
+                total_steps=s.steps[-1].total_steps if s.steps else 0,
+                seconds=end - s.started if s.started else 0.0,
+                message=s.message,
+                from_cache=self._result.from_cache if self._result else False,
+            )
+
+    def live_model(self) -> VAE | None:
+        """A copy of the model as of the last published weights (None before there are any)."""
+        with self._lock:
+            if self._result is not None:
+                return self._result.model
+            version, weights = self._state.weights_version, self._state.weights
+        if weights is None:
+            return None
+        if self._live is None or self._live[0] != version:
+            model = VAE(self.config.model)
+            model.load_state_dict(weights)
+            self._live = (version, model.eval())
+        return self._live[1]
+
+    # -- the training thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        torch.set_num_threads(1)  # leave the other core to the web server
+        try:
+            data = self._load_data(self.config.dataset) if lookup(self.config, self._root) is None else None
+            with self._lock:
+                self._state.status, self._state.started = "running", time.perf_counter()
+            trained = train_cached(
+                self.config,
+                self._root,
+                data=data,
+                on_step=self._on_step,
+                on_epoch=self._on_epoch,
+                on_model=self._on_model,
+                stop_event=self._stop,
+            )
+        except Exception as e:  # a broken dataset or config must end the job, not the server
+            with self._lock:
+                self._state.status, self._state.message = "failed", f"{type(e).__name__}: {e}"
+                self._state.finished = time.perf_counter()
+            return
+        with self._lock:
+            self._result = trained
+            if trained.from_cache:  # nothing streamed: show the stored history
+                snap = JobSnapshot.from_trained(trained)
+                self._state.steps, self._state.epochs = list(snap.steps), list(snap.epochs)
+                self._state.started = time.perf_counter() - snap.seconds
+            self._state.status = trained.metrics.get("status", "completed")
+            self._state.message = str(trained.metrics.get("reason", ""))
+            self._state.finished = time.perf_counter()
+
+    def _on_model(self, model: VAE) -> None:
+        self._model = model
+
+    def _on_step(self, info: StepInfo) -> None:
+        with self._lock:
+            self._state.steps.append(info)
+        if time.perf_counter() - self._last_publish > PUBLISH_SECONDS:
+            self._publish()
+
+    def _on_epoch(self, info: EpochInfo) -> None:
+        with self._lock:
+            self._state.epochs.append(info)
+        self._publish()
+
+    def _publish(self) -> None:
+        if self._model is None:
+            return
+        weights = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
+        self._last_publish = time.perf_counter()
+        with self._lock:
+            self._state.weights = weights
+            self._state.weights_version += 1
+
+
+def train_cached(
+    config: RunConfig,
+    root: str | Path | None = None,
+    *,
+    data: Dataset | None = None,
+    on_step: Callable[[StepInfo], None] | None = None,
+    on_epoch: Callable[[EpochInfo], None] | None = None,
+    on_model: Callable[[VAE], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> TrainedModel:
+    """``cache.get_or_train`` with one more hook, ``on_model(model)`` before training starts.
+
+    Same lookup, per-key file lock and store-only-completed rule; it exists because viewers
+    need the weights while they change, which ``get_or_train`` does not hand out.
+    """
+    if on_model is None:
+        return cache.get_or_train(config, root, data=data, on_step=on_step, on_epoch=on_epoch, stop_event=stop_event)
+    cached = lookup(config, root)
+    if cached is not None:
+        return cached
+    folder = entry_dir(config, root)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        cached = lookup(config, root)
+        if cached is not None:
+            return cached
+        data = data if data is not None else load_dataset(config.dataset, download_missing=False)
+        model = build_model(config.model, config.train.seed)
+        on_model(model)
+        result = train(model, data, config.train, on_step=on_step, on_epoch=on_epoch, stop_event=stop_event)
+        trained = TrainedModel(model, config, result.history(), result.metrics())
+        if result.status == "completed":
+            cache._write_entry(folder, trained)  # the cache's own atomic writer
+            trained.path = folder
+        return trained
+
+
+class JobRegistry:
+    """At most one live job per config key, and the models they (or the cache) hold."""
+
+    def __init__(self, root: str | Path | None = None, load_data: LoadData | None = None):
+        self._root = root
+        self._load_data = load_data
+        self._lock = threading.Lock()
+        self._jobs: dict[str, TrainingJob] = {}
+        self._models: dict[str, TrainedModel] = {}
+
+    def start(self, config: RunConfig) -> TrainingJob:
+        """Start training ``config``, or return the job that already trains it."""
+        key = config_key(config)
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.alive:
+                return job
+            job = TrainingJob(config, root=self._root, load_data=self._load_data)
+            self._jobs[key] = job
+            return job.start()
+
+    def get(self, config: RunConfig) -> TrainingJob | None:
+        """The latest job for this config (running or finished), if any."""
+        with self._lock:
+            return self._jobs.get(config_key(config))
+
+    def stop(self, config: RunConfig) -> bool:
+        """Stop the running job for this config; False if none runs."""
+        job = self.get(config)
+        if job is None or not job.alive:
+            return False
+        job.stop()
+        return True
+
+    def running(self) -> list[JobSnapshot]:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return [s for s in (j.snapshot() for j in jobs) if s.running]
+
+    def trained(self, config: RunConfig) -> TrainedModel | None:
+        """The model for this config: a finished job's, else the cache's (memoized), else None."""
+        key = config_key(config)
+        job = self.get(config)
+        if job is not None and job.result is not None:
+            return job.result
+        with self._lock:
+            if key in self._models:
+                return self._models[key]
+        found = lookup(config, self._root)
+        if found is not None:
+            with self._lock:
+                self._models[key] = found
+        return found
+
+
+def cached_configs(root: str | Path | None = None) -> list[RunConfig]:
+    """Configs with a model in the cache, newest first (unreadable entries are skipped)."""
+    folder = Path(root) if root is not None else default_cache_root()
+    found: list[tuple[float, RunConfig]] = []
+    for path in folder.glob("*/config.json") if folder.is_dir() else ():
+        if path.parent.name.startswith("."):
+            continue
+        try:
+            found.append((path.stat().st_mtime, RunConfig.from_dict(json.loads(path.read_text()))))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return [c for _, c in sorted(found, key=lambda t: -t[0])]
+
+
+def describe(config: RunConfig) -> str:
+    """A one-line human summary of a config, e.g. for a picker of cached models."""
+    m, t = config.model, config.train
+    parts = {
+        "data": config.dataset,
+        "D": m.latent_dim,
+        "β": f"{t.beta:g}",
+        "epochs": t.epochs,
+        "lr": f"{t.lr:g}",
+        "hidden": "×".join(map(str, m.hidden)),
+        "KL": t.kl,
+        "seed": t.seed,
+    }
+    return ", ".join(f"{k} {v}" for k, v in parts.items())
