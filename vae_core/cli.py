@@ -142,11 +142,11 @@ def _get_or_train(config: RunConfig, args: argparse.Namespace) -> cache.TrainedM
     if cached is not None:
         print(f"from the cache: {cached.path}", file=sys.stderr)
         return cached
+    data = _load(config.dataset, args)
     print(
         f"training {config.dataset}, latent {config.model.latent_dim}, beta {config.train.beta} ...",
         file=sys.stderr,
     )
-    data = _load(config.dataset, args)
     stop = threading.Event()
 
     def on_sigint(signum: int, frame: object) -> None:
