@@ -1,6 +1,6 @@
 """A disk cache of trained models keyed by their config, and the one-file model format.
 
-An entry is a folder ``<root>/models/<key>/`` holding ``config.json``, ``weights.pt``,
+An entry is a folder ``<root>/<key>/`` holding ``config.json``, ``weights.pt``,
 ``history.json`` and ``metrics.json``, where ``key`` hashes the canonical JSON of the
 config together with ``CACHE_VERSION``. An entry is written into a temporary folder and
 renamed into place, so a reader sees either nothing or a whole entry. A file lock per key
@@ -86,11 +86,13 @@ def get_or_train(
     data_root: str | Path | None = None,
     on_step: Callable[[StepInfo], None] | None = None,
     on_epoch: Callable[[EpochInfo], None] | None = None,
+    on_model: Callable[[VAE], None] | None = None,
     stop_event: threading.Event | None = None,
 ) -> TrainedModel:
     """The cached model for ``config``, training and storing it first if needed.
 
-    Only a run that completed is stored; a stopped or diverged run is returned (see
+    ``on_model`` receives the model before training starts, for viewers of the changing
+    weights. Only a run that completed is stored; a stopped or diverged run is returned (see
     ``metrics["status"]``) and leaves the cache as it was.
     """
     cached = lookup(config, root)
@@ -105,12 +107,28 @@ def get_or_train(
         if data is None:
             data = load_dataset(config.dataset, data_root)
         model = build_model(config.model, config.train.seed)
+        if on_model is not None:
+            on_model(model)
         result = train(model, data, config.train, on_step=on_step, on_epoch=on_epoch, stop_event=stop_event)
         trained = TrainedModel(model, config, result.history(), result.metrics())
         if result.status == "completed":
             _write_entry(folder, trained)
             trained.path = folder
         return trained
+
+
+def cached_configs(root: str | Path | None = None) -> list[RunConfig]:
+    """Configs with a model in the cache, newest first (unreadable entries are skipped)."""
+    folder = Path(root) if root is not None else default_cache_root()
+    found: list[tuple[float, RunConfig]] = []
+    for path in folder.glob("*/config.json") if folder.is_dir() else ():
+        if path.parent.name.startswith("."):
+            continue
+        try:
+            found.append((path.stat().st_mtime, RunConfig.from_dict(json.loads(path.read_text()))))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return [c for _, c in sorted(found, key=lambda t: -t[0])]
 
 
 def _write_entry(folder: Path, trained: TrainedModel) -> None:

@@ -92,10 +92,6 @@ def fixed_binarization(x: torch.Tensor, seed: int = TEST_BINARIZATION_SEED) -> t
     return binarize(x, torch.Generator().manual_seed(seed))
 
 
-test_binarization = fixed_binarization  # old name, kept until the app moves over
-test_binarization.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
 def _read_gz(path: Path) -> bytes:
     try:
         with gzip.open(path, "rb") as f:

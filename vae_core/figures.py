@@ -23,6 +23,7 @@ from vae_core.objectives import default_grid, log_px_importance, log_px_prior, l
 
 PALETTE = qualitative.T10
 COLLAPSED = "#bbbbbb"
+GUTTER = 0.2  # light grey lines between tiled images
 
 # -- arrays ---------------------------------------------------------------------------------
 
@@ -41,7 +42,7 @@ def tile(images: np.ndarray, ncols: int, *, pad: int = 1, min_size: int = 56) ->
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
     big = np.kron(np.clip(images, 0, 1), np.ones((1, s, s)))  # (N, hs, ws)
-    out = np.ones((nrows * (h * s + pad) - pad, ncols * (w * s + pad) - pad))  # white gutters
+    out = np.full((nrows * (h * s + pad) - pad, ncols * (w * s + pad) - pad), GUTTER)
     for i, img in enumerate(big):
         r, c = divmod(i, ncols)
         out[r * (h * s + pad) : r * (h * s + pad) + h * s, c * (w * s + pad) : c * (w * s + pad) + w * s] = img

@@ -10,7 +10,6 @@ that already runs returns that job. Nothing here knows about Streamlit.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -19,14 +18,12 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from filelock import FileLock
 
-from vae_core import cache
-from vae_core.cache import TrainedModel, config_key, default_cache_root, entry_dir, lookup
+from vae_core.cache import TrainedModel, config_key, get_or_train, lookup
 from vae_core.config import RunConfig
 from vae_core.data import Dataset, load_dataset
-from vae_core.model import VAE, build_model
-from vae_core.train import EpochInfo, StepInfo, train
+from vae_core.model import VAE
+from vae_core.train import EpochInfo, StepInfo
 
 JobStatus = Literal["starting", "running", "completed", "stopped", "diverged", "failed"]
 PUBLISH_SECONDS = 0.5  # how often a training job copies its weights for viewers
@@ -104,8 +101,16 @@ class _State:
 class TrainingJob:
     """One training run in a daemon thread; every method is safe to call from any thread."""
 
-    def __init__(self, config: RunConfig, *, root: str | Path | None = None, load_data: LoadData | None = None):
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        root: str | Path | None = None,
+        load_data: LoadData | None = None,
+        data: Dataset | None = None,
+    ):
         self.config = config
+        self._data = data
         self.key = config_key(config)
         self._root = root
         self._load_data = load_data or _load_local
@@ -175,10 +180,12 @@ class TrainingJob:
     def _run(self) -> None:
         torch.set_num_threads(1)  # leave the other core to the web server
         try:
-            data = self._load_data(self.config.dataset) if lookup(self.config, self._root) is None else None
+            data = self._data
+            if data is None and lookup(self.config, self._root) is None:
+                data = self._load_data(self.config.dataset)
             with self._lock:
                 self._state.status, self._state.started = "running", time.perf_counter()
-            trained = train_cached(
+            trained = get_or_train(
                 self.config,
                 self._root,
                 data=data,
@@ -226,43 +233,6 @@ class TrainingJob:
             self._state.weights_version += 1
 
 
-def train_cached(
-    config: RunConfig,
-    root: str | Path | None = None,
-    *,
-    data: Dataset | None = None,
-    on_step: Callable[[StepInfo], None] | None = None,
-    on_epoch: Callable[[EpochInfo], None] | None = None,
-    on_model: Callable[[VAE], None] | None = None,
-    stop_event: threading.Event | None = None,
-) -> TrainedModel:
-    """``cache.get_or_train`` with one more hook, ``on_model(model)`` before training starts.
-
-    Same lookup, per-key file lock and store-only-completed rule; it exists because viewers
-    need the weights while they change, which ``get_or_train`` does not hand out.
-    """
-    if on_model is None:
-        return cache.get_or_train(config, root, data=data, on_step=on_step, on_epoch=on_epoch, stop_event=stop_event)
-    cached = lookup(config, root)
-    if cached is not None:
-        return cached
-    folder = entry_dir(config, root)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder) + ".lock"):
-        cached = lookup(config, root)
-        if cached is not None:
-            return cached
-        data = data if data is not None else load_dataset(config.dataset, download_missing=False)
-        model = build_model(config.model, config.train.seed)
-        on_model(model)
-        result = train(model, data, config.train, on_step=on_step, on_epoch=on_epoch, stop_event=stop_event)
-        trained = TrainedModel(model, config, result.history(), result.metrics())
-        if result.status == "completed":
-            cache._write_entry(folder, trained)  # the cache's own atomic writer
-            trained.path = folder
-        return trained
-
-
 class JobRegistry:
     """At most one live job per config key, and the models they (or the cache) hold."""
 
@@ -273,14 +243,15 @@ class JobRegistry:
         self._jobs: dict[str, TrainingJob] = {}
         self._models: dict[str, TrainedModel] = {}
 
-    def start(self, config: RunConfig) -> TrainingJob:
-        """Start training ``config``, or return the job that already trains it."""
+    def start(self, config: RunConfig, data: Dataset | None = None) -> TrainingJob:
+        """Start training ``config`` (on ``data`` if given, else the job loads it), or return
+        the job that already trains it."""
         key = config_key(config)
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.alive:
                 return job
-            job = TrainingJob(config, root=self._root, load_data=self._load_data)
+            job = TrainingJob(config, root=self._root, load_data=self._load_data, data=data)
             self._jobs[key] = job
             return job.start()
 
@@ -316,20 +287,6 @@ class JobRegistry:
             with self._lock:
                 self._models[key] = found
         return found
-
-
-def cached_configs(root: str | Path | None = None) -> list[RunConfig]:
-    """Configs with a model in the cache, newest first (unreadable entries are skipped)."""
-    folder = Path(root) if root is not None else default_cache_root()
-    found: list[tuple[float, RunConfig]] = []
-    for path in folder.glob("*/config.json") if folder.is_dir() else ():
-        if path.parent.name.startswith("."):
-            continue
-        try:
-            found.append((path.stat().st_mtime, RunConfig.from_dict(json.loads(path.read_text()))))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return [c for _, c in sorted(found, key=lambda t: -t[0])]
 
 
 def describe(config: RunConfig) -> str:

@@ -1,0 +1,106 @@
+"""ELBO vs log p(x): how far below the log-likelihood the training objective sits, and why.
+
+log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)),    E[L_k] rises with k towards log p(x)  (Burda et al., 2016)
+"""
+
+import streamlit as st
+import torch
+
+from app_pages.common import images_ui, model_id, model_or_stop_ui, test_set
+from vae_core.figures import estimate_curve, log_k_figure, posterior_figure, posterior_window
+from vae_core.objectives import elbo_terms, log_px_quadrature_with_error
+
+KS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+SET_SIZES = [20, 50, 100, 200, 500]
+
+config = st.session_state.run_config
+D = config.model.latent_dim
+st.title("📐 ELBO vs log p(x)")
+st.markdown(
+    "The ELBO is a lower bound: **log p(x) = ELBO + KL(q(z|x) ‖ p(z|x))**. Importance sampling with "
+    "k draws from q tightens it (L₁ is an ELBO sample, L_k → log p(x)); the gap that k closes is the "
+    "KL between the encoder's q(z|x) and the true posterior. Drawing z from the prior instead is the "
+    "naive estimate: unbiased in p(x), but it almost never hits the z that explain x."
+)
+trained = model_or_stop_ui(config)
+model, mid = trained.model, model_id(trained)
+x, y = test_set(config.dataset, config.train.binarize)
+
+a, b = st.columns(2)
+scope = a.radio("Look at", ["one test image", "a test-set average"], key="elbo_scope", persist_state="session")
+repeats = b.slider("Repeats of each estimate (its spread)", 2, 20, 5, key="elbo_repeats", persist_state="session")
+if scope == "one test image":
+    i = a.number_input("Test image number", 0, len(x) - 1, 0, key="elbo_image", persist_state="session")
+    rows = slice(i, i + 1)
+    if config.info.image_shape:
+        images_ui(x[i], config, 1, f"Test image #{i} ({config.info.class_names[y[i]]})", 112)
+else:
+    sizes = [n for n in SET_SIZES if n < len(x)] + [len(x)]
+    n = a.select_slider("Test images in the average", sizes, value=sizes[1], key="elbo_n", persist_state="session")
+    rows = slice(0, n)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def estimates(mid: str, rows: tuple[int, int], repeats: int, _model, _x, _on_progress=None) -> dict:
+    """Every number on this page for x[rows], in nats per example (means over the rows)."""
+    xs = _x[rows[0] : rows[1]]
+    g = torch.Generator().manual_seed(0)
+    samples = 1000 if len(xs) == 1 else 100  # z draws per example for the ELBO terms
+    with torch.inference_mode():
+        analytic = elbo_terms(_model, xs, kl="analytic", n_samples=samples, generator=g)
+        mc = elbo_terms(_model, xs, kl="mc", n_samples=samples, generator=g)
+    out = {
+        "recon": analytic.recon.mean().item(),
+        "kl": analytic.kl.mean().item(),
+        "kl_mc": mc.kl.mean().item(),
+        "elbo": analytic.elbo.mean().item(),
+        "elbo_mc": mc.elbo.mean().item(),
+        "quadrature": None,
+    }
+    step = (lambda f: _on_progress(0.45 * f)) if _on_progress else None
+    out["importance"] = estimate_curve(_model, xs, KS, repeats, on_progress=step)
+    step = (lambda f: _on_progress(0.45 + 0.45 * f)) if _on_progress else None
+    out["prior"] = estimate_curve(_model, xs, KS, repeats, sampler="prior", seed=1000, on_progress=step)
+    if D <= 2:
+        value, error = log_px_quadrature_with_error(_model, xs)
+        out["quadrature"], out["quadrature_error"] = value.mean().item(), error.mean().item()
+    return out
+
+
+bar = st.progress(0.0, text="Estimating log p(x)…")
+result = estimates(mid, (rows.start, rows.stop), repeats, model, x, lambda f: bar.progress(f, "Estimating log p(x)…"))
+bar.empty()
+
+best = result["importance"][-1]  # the k = 5000 estimates over the repeats
+log_px = result["quadrature"] if result["quadrature"] is not None else best.mean()
+with st.container(key="elbo_numbers", horizontal=True):
+    st.metric("Reconstruction E_q[log p(x|z)]", f"{result['recon']:.3f}")
+    st.metric("KL(q ‖ p(z)), analytic", f"{result['kl']:.3f}", help=f"Monte-Carlo: {result['kl_mc']:.3f}")
+    st.metric("ELBO (analytic KL)", f"{result['elbo']:.3f}")
+    st.metric("ELBO (Monte-Carlo KL)", f"{result['elbo_mc']:.3f}")
+    spread = f"repeats span {best.min():.3f} … {best.max():.3f}"
+    st.metric(f"log p(x), importance k={KS[-1]}", f"{best.mean():.3f}", help=spread)
+    st.metric(f"naive prior estimate k={KS[-1]}", f"{result['prior'][-1].mean():.3f}")
+    if result["quadrature"] is not None:
+        st.metric("log p(x), quadrature", f"{result['quadrature']:.3f}", help="exact up to the grid")
+    st.metric("gap = KL(q(z|x) ‖ p(z|x))", f"{log_px - result['elbo']:.3f}")
+st.caption(
+    "All numbers in nats per example. The gap uses "
+    + ("the quadrature value" if result["quadrature"] is not None else f"L_{KS[-1]} (quadrature needs D ≤ 2)")
+    + " as log p(x) and the ELBO with analytic KL."
+)
+
+show_posterior = scope == "one test image" and D <= 2
+left, right = st.columns([3, 2]) if show_posterior else (st.container(), None)
+fig = log_k_figure(
+    KS, result["importance"], elbo=result["elbo"], prior=result["prior"], quadrature=result["quadrature"]
+)
+left.plotly_chart(fig, key="log_k_chart")
+if show_posterior:
+    with right, torch.inference_mode():
+        axes, density = posterior_window(model, x[i])
+        mu, logvar = (t[0].numpy() for t in model.encode(x[i][None]))
+        st.plotly_chart(posterior_figure(axes, density, mu, logvar), key="posterior_chart")
+        st.caption("True posterior p(z|x) (blue) under the encoder's q(z|x) (red, 1σ and 2σ).")
+elif D > 2:
+    st.info(f"With {D} latent dimensions there is no exact reference; the best estimate is L_{KS[-1]}.")

@@ -1,0 +1,128 @@
+"""Latent space: where the test images land, what each point of z decodes to, and what the
+model draws from its prior."""
+
+import numpy as np
+import streamlit as st
+import torch
+
+from app_pages.common import images_ui, model_id, model_or_stop_ui, test_set
+from vae_core.evaluate import encode_dataset
+from vae_core.figures import data_space_figure, decode_at, interpolate, latent_scatter, manifold, prior_samples, project
+
+config = st.session_state.run_config
+D, info = config.model.latent_dim, config.info
+st.title("🗺️ Latent space")
+trained = model_or_stop_ui(config)
+model, mid = trained.model, model_id(trained)
+x, y = test_set(config.dataset, config.train.binarize)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def codes(mid: str, _model, _x) -> np.ndarray:
+    return encode_dataset(_model, _x)[0].numpy()  # (N, D) posterior means
+
+
+@st.cache_data(show_spinner="Projecting the codes to 2-D…", max_entries=16)
+def projection(mid: str, method: str, _mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return project(_mu, method)
+
+
+mu = codes(mid, model, x)
+dims, base = [0, 1][: min(D, 2)], torch.zeros(D)
+if D > 2:
+    a, b, c = st.columns(3)
+    busiest = [int(d) for d in np.argsort(-mu.var(0))[:2]]  # the two dims the codes spread most in
+    for key, d in zip(("dim_a", "dim_b"), busiest, strict=True):
+        if st.session_state.get(key) not in range(D):
+            st.session_state[key] = d
+    fmt = {"format_func": lambda d: f"z{d + 1}", "persist_state": "session"}
+    dims = [a.selectbox("Slider z₁ moves dimension", range(D), key="dim_a", **fmt)]
+    dims.append(b.selectbox("Slider z₂ moves dimension", range(D), key="dim_b", **fmt))
+    held = c.radio("Other dimensions held at", ["zero", "a test image's code"], key="held", persist_state="session")
+    if held != "zero":
+        i = c.number_input("Test image number", 0, len(x) - 1, key="held_image", persist_state="session")
+        base = torch.from_numpy(mu[i]).float()
+bound = float(max(3.0, np.ceil(np.abs(mu[:, dims]).max())))
+for key in ("z1", "z2"):  # a new model can have a smaller range than the stored slider value
+    st.session_state[key] = float(np.clip(st.session_state.get(key, 0.0), -bound, bound))
+
+
+def pick() -> None:
+    points = [p for p in st.session_state.latent_scatter.selection.points if p.get("curve_number", 0) == 0]
+    if points:
+        st.session_state.picked = int(points[0]["point_index"])
+        for key, d in zip(("z1", "z2"), dims, strict=False):
+            st.session_state[key] = float(np.clip(round(mu[st.session_state.picked, d], 2), -bound, bound))
+
+
+@st.fragment
+def explorer_ui() -> None:
+    left, right = st.columns([3, 2])
+    with right:
+        values = [st.slider("z₁", -bound, bound, step=0.05, key="z1", persist_state="session")]
+        if len(dims) == 2:
+            values.append(st.slider("z₂", -bound, bound, step=0.05, key="z2", persist_state="session"))
+        decoded = decode_at(model, base, dims, values)
+        with st.container(key="decoded"):
+            if info.image_shape:
+                images_ui(decoded, config, 1, f"E[x | z] at the sliders (z{dims[0] + 1} = {values[0]:+.2f})", 210)
+            else:
+                st.metric("Decoded point E[x | z]", f"({decoded[0]:.2f}, {decoded[1]:.2f})")
+    with left:
+        picked = st.session_state.get("picked")
+        picked = picked if picked is not None and picked < len(x) else None
+        jitter = y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))
+        sy, marker_y = (mu[:, dims[1]], values[1]) if len(dims) == 2 else (jitter, 0.0)
+        titles = (f"z{dims[0] + 1}", f"z{dims[1] + 1}" if len(dims) == 2 else "label (jittered)")
+        fig = latent_scatter(mu[:, dims[0]], sy, y, info.class_names, marker=(values[0], marker_y), picked=picked)
+        fig.update_layout(xaxis_title=titles[0], yaxis_title=titles[1])
+        st.plotly_chart(fig, key="latent_scatter", on_select=pick, selection_mode="points")
+        st.caption("Test images at their posterior means μ(x). Click a point to decode it; ✕ marks the sliders.")
+    if picked is not None and info.image_shape:
+        with torch.inference_mode():
+            both = torch.stack([x[picked], model(x[picked][None])[0]])
+        images_ui(both, config, 2, f"Test image #{picked}: original (left) and reconstruction (right)", 112)
+    elif not info.image_shape:
+        st.plotly_chart(data_space_figure(x.numpy(), y, samples(16 * 64), point=tuple(decoded.tolist())))
+
+
+def samples(n: int) -> np.ndarray:
+    return prior_samples(model, n, seed=st.session_state.get("sample_seed", 0)).numpy()
+
+
+def manifold_ui() -> None:
+    n = st.slider("Grid size", 5, 25, 12, key="grid_n", persist_state="session")
+    grid = manifold(model, n, dims, base)
+    dims_text = " and ".join(f"z{d + 1}" for d in dims)
+    images_ui(grid, config, n, f"Decoded over the prior's quantiles in {dims_text}", 28)
+
+
+def interpolation_ui() -> None:
+    a, b, c = st.columns(3)
+    i = a.number_input("From test image", 0, len(x) - 1, 0, key="interp_from", persist_state="session")
+    j = b.number_input("To test image", 0, len(x) - 1, 1, key="interp_to", persist_state="session")
+    n = c.slider("Steps", 3, 16, 10, key="interp_steps", persist_state="session")
+    strip = torch.cat([x[i][None], interpolate(model, x[i], x[j], n), x[j][None]])
+    images_ui(strip, config, n + 2, "Original, decoded points on the straight line between their codes, original")
+
+
+def prior_ui() -> None:
+    n = st.slider("How many samples", 8, 64, 32, step=8, key="n_samples", persist_state="session")
+    if st.button("🎲 Draw new samples", key="resample"):
+        st.session_state.sample_seed = st.session_state.get("sample_seed", 0) + 1
+    images_ui(samples(n), config, 16, "E[x | z] for z drawn from the prior N(0, I)")
+
+
+explorer_ui()
+if D > 2:
+    method = st.radio("A 2-D view of all codes", ["PCA", "t-SNE"], key="projection", horizontal=True)
+    idx, xy = projection(mid, method, mu)
+    fig = latent_scatter(xy[:, 0], xy[:, 1], y[idx], info.class_names, titles=(f"{method} 1", f"{method} 2"))
+    st.plotly_chart(fig, key="projection_chart")
+if info.image_shape:
+    st.subheader("The decoder's map of the latent space")
+    manifold_ui()
+    st.subheader("Interpolation between two test images")
+    interpolation_ui()
+    st.subheader("Samples from the prior")
+    prior_ui()

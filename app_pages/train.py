@@ -1,0 +1,108 @@
+"""Train: start or stop a run of the sidebar's settings and watch it learn.
+
+The run is a background job shared by every browser on this server; this page only polls its
+snapshot (every half second, and only while it runs).
+"""
+
+import streamlit as st
+import torch
+
+from app_pages.common import cached_models_ui, dataset, images_ui, registry, test_set
+from vae_core.evaluate import encode_dataset
+from vae_core.figures import data_space_figure, kl_bars, latent_scatter, prior_samples, training_curves
+from vae_core.jobs import JobSnapshot, describe
+
+POLL_SECONDS = 0.5
+N_SHOWN = 10  # test images in the originals-vs-reconstructions grid
+
+config = st.session_state.run_config
+reg = registry()
+job = reg.get(config)
+trained = reg.trained(config)
+running = job is not None and job.alive
+
+st.title("🏋️ Train")
+st.caption(f"Settings: {describe(config)}")
+
+cached = trained is not None and trained.metrics.get("status") == "completed"
+start_col, stop_col, note_col = st.columns([1, 1, 4], vertical_alignment="center")
+if start_col.button("▶️ Start training", key="start", type="primary", disabled=running or cached):
+    reg.start(config, dataset(config.dataset))  # loaded here, once per server, with a spinner
+    st.rerun()
+if stop_col.button("⏹️ Stop", key="stop", disabled=not running):
+    reg.stop(config)
+if cached:
+    note_col.success("✅ Trained and cached: opening these settings is instant. Change a setting to train anew.")
+elif running:
+    note_col.info("Training in the background — it keeps going if you switch pages or close the tab.")
+
+
+def status_text(snap: JobSnapshot) -> str:
+    epoch = snap.epochs[-1].epoch if snap.epochs else 0
+    text = f"{snap.status} · step {snap.step}/{snap.total_steps} · epoch {epoch}/{config.train.epochs}"
+    text += f" · {snap.seconds:.1f} s"
+    return text + (f" · about {snap.eta:.0f} s left" if snap.eta is not None else "")
+
+
+def progress_view(polling: bool) -> None:
+    snap = job.snapshot() if job is not None else JobSnapshot.from_trained(trained)
+    model = job.live_model() if job is not None else trained.model
+    if polling and not snap.running:
+        st.rerun()  # the run just ended: redraw the whole page once, without polling
+    st.progress(snap.progress, text=status_text(snap))
+    if snap.status == "failed":
+        st.error(f"Training failed: {snap.message}")
+    elif snap.status in ("stopped", "diverged"):
+        st.warning(f"Run {snap.status}: {snap.message}. The model is viewable but not cached.")
+    if snap.epochs:
+        last = snap.epochs[-1]
+        cols = st.columns(5)
+        cols[0].metric("Test ELBO", f"{last.test_elbo:.2f} nats")
+        cols[1].metric("Reconstruction", f"{last.test_recon:.2f} nats")
+        cols[2].metric("KL", f"{last.test_kl:.2f} nats")
+        cols[3].metric("Active units", f"{last.active_units} of {config.model.latent_dim}")
+        cols[4].metric("Training time", f"{snap.seconds:.1f} s")
+    if snap.steps:
+        st.plotly_chart(training_curves(snap.steps, snap.epochs), key="curves")
+    left, right = st.columns(2)
+    with left:
+        if snap.epochs:
+            last = snap.epochs[-1]
+            st.plotly_chart(kl_bars(last.kl_per_dim, last.active_units), key="kl_bars")
+            dead = config.model.latent_dim - last.active_units
+            if dead:
+                st.warning(
+                    f"⚠️ Posterior collapse in {dead} of {config.model.latent_dim} latent dimensions: "
+                    "there q(z|x) equals the prior for every x, so those units carry no information."
+                )
+    with right:
+        if model is not None:
+            model_views_ui(model)
+        else:
+            st.caption("Reconstructions appear after the first half second of training.")
+
+
+def model_views_ui(model) -> None:
+    x, y = test_set(config.dataset, config.train.binarize)
+    with torch.inference_mode():
+        if config.info.image_shape is None:
+            fig = data_space_figure(x.numpy(), y, prior_samples(model, len(x), seed=0).numpy(), height=320)
+            st.plotly_chart(fig, key="train_data_space")
+        else:
+            st.markdown("**Test images (top) and their reconstructions E[x | z = μ(x)] (bottom)**")
+            images_ui(torch.cat([x[:N_SHOWN], model(x[:N_SHOWN])]), config, N_SHOWN)
+        if config.model.latent_dim == 2:
+            mu = encode_dataset(model, x)[0].numpy()
+            fig = latent_scatter(mu[:, 0], mu[:, 1], y, config.info.class_names, height=340)
+            st.plotly_chart(fig, key="train_scatter")
+
+
+if job is None and trained is None:
+    st.info(
+        "Nothing has been trained with these settings yet. Press **▶️ Start training**: the default "
+        "(8×8 digits, a 2-D latent space) takes a few seconds. Curves, reconstructions and the "
+        "latent space fill in while it learns."
+    )
+    cached_models_ui(config)
+else:
+    st.fragment(run_every=POLL_SECONDS if running else None)(progress_view)(running)

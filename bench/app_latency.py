@@ -1,0 +1,89 @@
+"""Slider -> decoded-image latency in a real browser, with and without a training run going,
+and the time from pressing Start to the first point of the curves.
+
+    python bench/app_latency.py [--moves 25]
+
+Starts its own server (private model cache), drives the system Chromium, prints the figures.
+A benchmark, not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
+
+from browser_helpers import CHROMIUM_ARGS, IDLE, chromium_path, start_server, stop_server  # noqa: E402
+
+from vae_core import get_or_train, make_config  # noqa: E402
+
+CHANGED = "([sel, old]) => { const i = document.querySelector(sel); return i && i.getAttribute('src') !== old; }"
+
+
+def slider_latencies(page, moves: int) -> list[float]:
+    """Seconds from a key press on z1 to a new decoded image, for each move."""
+    slider = page.locator(".st-key-z1").get_by_role("slider")
+    slider.focus()
+    out = []
+    for i in range(moves):
+        before = page.locator(".st-key-decoded img").get_attribute("src")
+        t0 = time.perf_counter()
+        slider.press("ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft")
+        page.wait_for_function(CHANGED, arg=[".st-key-decoded img", before], polling=5)
+        out.append(time.perf_counter() - t0)
+        page.wait_for_selector(IDLE)
+    return out
+
+
+def summary(name: str, seconds: list[float]) -> str:
+    ms = [1000 * s for s in seconds]
+    return f"{name}: median {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms over {len(ms)} moves"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=25)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(tempfile.mkdtemp(prefix="vae-lab-bench-"))
+    get_or_train(make_config("digits"), root=folder / "models")  # the model the slider decodes
+    proc, url = start_server(folder / "models", folder / "streamlit.log")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            viewer = browser.new_page(viewport={"width": 1400, "height": 1000})
+            viewer.goto(f"{url}/latent")
+            viewer.wait_for_selector(".st-key-decoded img")
+            viewer.wait_for_selector(IDLE)
+            idle = slider_latencies(viewer, args.moves)
+
+            trainer = browser.new_page(viewport={"width": 1400, "height": 1000})
+            trainer.goto(url)
+            trainer.wait_for_selector(IDLE)
+            trainer.locator("[data-testid='stSidebar']").get_by_text("Advanced").click()
+            trainer.locator(".st-key-epochs input").fill("500")
+            trainer.locator(".st-key-epochs input").press("Enter")
+            trainer.wait_for_selector(IDLE)
+            t0 = time.perf_counter()
+            trainer.get_by_role("button", name="Start training").click()
+            trainer.wait_for_selector(".st-key-curves .js-plotly-plot, [class*='st-key-curves'] .js-plotly-plot")
+            first_point = time.perf_counter() - t0
+            busy = slider_latencies(viewer, args.moves)
+            trainer.get_by_role("button", name="Stop").click()
+            browser.close()
+    finally:
+        stop_server(proc)
+    print(summary("slider -> decoded image, idle server", idle))
+    print(summary("slider -> decoded image, while a run trains (its tab polling)", busy))
+    print(f"Start -> first curve point: {1000 * first_point:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Helpers for the AppTest tests: train a model into the cache, poll, read images and charts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from vae_core import RunConfig, get_or_train, make_config
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def pretrained(**overrides) -> RunConfig:
+    """Train (or find in the session's cache) a digits model with these sidebar settings."""
+    config = make_config(overrides.pop("dataset", "digits"), **overrides)
+    get_or_train(config)
+    return config
+
+
+def poll_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 120.0) -> AppTest:
+    """Rerun the app (run_every never fires in AppTest) until ``done(at)`` or the timeout."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return at
+        time.sleep(0.2)
+    raise AssertionError("the app never reached the expected state")
+
+
+def images(at: AppTest) -> list[str]:
+    """The media URLs of every st.image on the page (each URL hashes the picture)."""
+    return [img.url for element in at.get("image") for img in element.proto.imgs]
+
+
+def plotly_specs(at: AppTest) -> dict[str, dict]:
+    """Figure JSON of each keyed plotly chart, by key."""
+    import json
+
+    return {c.proto.id.split("-")[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def array(value) -> list:
+    """A plotly JSON array as a list (plotly 6 sends numpy arrays as base64 ``bdata``)."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return flat.reshape(value["shape"]).tolist() if "shape" in value else flat.tolist()
+    return list(value)

@@ -1,0 +1,75 @@
+"""The Latent space page, driven through AppTest on small cached digits models."""
+
+from __future__ import annotations
+
+import pytest
+from app_helpers import array, images, plotly_specs, pretrained
+
+
+def test_without_a_model_the_page_offers_to_train(open_app, empty_cache):
+    at = open_app("latent")
+    assert "No model" in at.info[0].value
+    assert at.button(key="train_now")
+
+
+def test_moving_z1_changes_the_decoded_image_and_the_marker(open_app):
+    pretrained(epochs=5)
+    at = open_app("latent", epochs=5)
+    before = images(at)
+    scatter = plotly_specs(at)["latent_scatter"]["data"]
+    assert [t["type"] for t in scatter] == ["scattergl", "scatter"]  # one trace of codes + the marker
+    assert array(scatter[0]["customdata"]) == list(range(len(array(scatter[0]["x"]))))
+    at.slider(key="z1").set_value(1.5).run()
+    after = images(at)
+    assert after[0] != before[0], "the decoded image must change with z1"
+    assert after[1:] == before[1:], "only the explorer reruns"
+    assert plotly_specs(at)["latent_scatter"]["data"][1]["x"] == [1.5]
+    at.slider(key="z2").set_value(-2.0).run()
+    assert images(at)[0] not in (before[0], after[0])
+
+
+def test_page_widgets_change_what_is_shown(open_app):
+    pretrained(epochs=5)
+    at = open_app("latent", epochs=5)
+    before = images(at)
+    at.slider(key="grid_n").set_value(6).run()
+    at.number_input(key="interp_to").set_value(7).run()
+    at.button(key="resample").click().run()
+    after = images(at)
+    assert all(a != b for a, b in zip(before[1:], after[1:], strict=True))
+
+
+@pytest.mark.parametrize("held", ["zero", "a test image's code"])
+def test_more_than_two_dimensions_choose_the_slider_dims_and_project(open_app, held):
+    pretrained(latent_dim=4, epochs=3)
+    at = open_app("latent", latent_dim=4, epochs=3)
+    at.radio(key="held").set_value(held).run()
+    at.selectbox(key="dim_b").set_value(3).run()
+    assert plotly_specs(at)["latent_scatter"]["layout"]["yaxis"]["title"]["text"] == "z4"
+    before = images(at)[0]
+    at.slider(key="z2").set_value(2.0).run()
+    assert images(at)[0] != before
+    assert "projection_chart" in plotly_specs(at)
+    at.radio(key="projection").set_value("t-SNE").run()
+    assert not at.exception
+    assert plotly_specs(at)["projection_chart"]["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
+
+
+def test_one_latent_dimension_has_one_slider(open_app):
+    pretrained(latent_dim=1, epochs=3)
+    at = open_app("latent", latent_dim=1, epochs=3)
+    assert [s.key for s in at.slider if s.key in ("z1", "z2")] == ["z1"]
+    before = images(at)[0]
+    at.slider(key="z1").set_value(-1.0).run()
+    assert images(at)[0] != before
+
+
+def test_toy_data_shows_the_data_space(open_app):
+    pretrained(dataset="two-moons", epochs=3)
+    at = open_app("latent", dataset="two-moons", epochs=3)
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(charts) == 2  # latent scatter and data vs model samples
+    assert not images(at)
+    before = at.metric[0].value
+    at.slider(key="z1").set_value(2.0).run()
+    assert at.metric[0].value != before

@@ -1,0 +1,98 @@
+"""The Train page and the shared sidebar, driven through AppTest."""
+
+from __future__ import annotations
+
+from app_helpers import plotly_specs, poll_until
+
+from app_pages.common import DEFAULTS, config_from, values_of
+from vae_core import make_config
+
+
+def finished(at) -> bool:
+    return at.button(key="stop").disabled and bool(at.metric)
+
+
+def test_the_sidebar_default_is_the_core_default():
+    assert config_from(DEFAULTS) == make_config("digits")
+    assert values_of(make_config("digits")) == DEFAULTS
+
+
+def test_a_new_user_is_offered_a_quick_first_run(open_app, empty_cache):
+    at = open_app()
+    assert "Nothing has been trained" in at.info[0].value
+    assert not at.button(key="start").disabled
+    assert at.button(key="stop").disabled
+
+
+def test_start_trains_shows_curves_and_caches(open_app, empty_cache):
+    at = open_app(epochs=5)
+    at.button(key="start").click().run()
+    poll_until(at, finished)
+    specs = plotly_specs(at)
+    curves = specs["curves"]["data"]
+    names = {t["name"] for t in curves}
+    assert {"recon (batch)", "KL (batch)", "β·KL (batch, in the loss)", "ELBO test (epoch)"} <= names
+    assert len(next(t for t in curves if t["name"] == "ELBO test (epoch)")["x"]) == 5
+    assert "kl_bars" in specs and "train_scatter" in specs  # a 2-D latent gets the scatter
+    assert {m.label for m in at.metric} >= {"Test ELBO", "Active units"}
+    assert at.get("progress"), "a progress bar"
+    # A second visitor (a fresh session and server-wide caches) opens the same config: instant.
+    import streamlit as st
+
+    st.cache_resource.clear()
+    again = open_app(epochs=5)
+    assert "cached" in again.success[0].value
+    assert again.button(key="start").disabled
+
+
+def test_two_sessions_share_one_run_and_stop_works(open_app, empty_cache):
+    first = open_app(epochs=400)
+    first.button(key="start").click().run()
+    second = open_app(epochs=400)  # another browser tab: same server, same config
+    assert second.button(key="start").disabled, "the second tab must not start a duplicate"
+    assert not second.button(key="stop").disabled
+    second.button(key="stop").click().run()
+    poll_until(first, lambda at: any("stopped" in w.value for w in at.warning))
+    assert not first.button(key="start").disabled  # a stopped run is not cached: it can run again
+
+
+def test_beta_ten_collapses_the_posterior_and_says_so(open_app, empty_cache):
+    at = open_app(beta=10.0, epochs=10)
+    at.button(key="start").click().run()
+    poll_until(at, finished)
+    assert any("Posterior collapse" in w.value for w in at.warning)
+
+
+def test_sidebar_settings_survive_a_page_switch(open_app, empty_cache):
+    at = open_app()
+    at.slider(key="latent_dim").set_value(7).run()
+    at.select_slider(key="beta").set_value(0.35).run()
+    at.switch_page("app_pages/elbo.py").run()
+    at.switch_page("app_pages/train.py").run()
+    assert at.slider(key="latent_dim").value == 7
+    assert at.select_slider(key="beta").value == 0.35
+    assert "D 7" in at.caption[0].value and "β 0.35" in at.caption[0].value
+
+
+def test_missing_datasets_are_explained_not_listed(open_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("VAE_LAB_DATA", str(tmp_path))
+    at = open_app()
+    assert "mnist" not in at.selectbox(key="dataset").options
+    assert any("Put these files in" in c.value for c in at.sidebar.get("code"))
+
+
+def test_mnist_appears_when_its_files_exist(open_app, real_data_root, monkeypatch):
+    monkeypatch.setenv("VAE_LAB_DATA", str(real_data_root))
+    at = open_app()
+    assert "MNIST digits" in at.selectbox(key="dataset").options
+
+
+def test_opening_a_cached_model_sets_the_sidebar(open_app, empty_cache):
+    from vae_core import get_or_train
+
+    get_or_train(make_config("digits", latent_dim=3, epochs=2))
+    at = open_app(epochs=3)
+    at.button(key="open_cached").click().run()
+    assert at.slider(key="latent_dim").value == 3
+    assert at.session_state["epochs"] == 2
+    assert "cached" in at.success[0].value

@@ -1,0 +1,123 @@
+"""What a lecturer does in front of a class, in a real Chromium against a real server."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import urlparse
+
+import pytest
+from browser_helpers import IDLE
+
+pytestmark = pytest.mark.browser
+
+TOLERANCE = 0.01  # nats; L_5000 and the quadrature agree to about this on 2-D digits
+
+
+def metrics(page, container: str) -> dict[str, float]:
+    cards = page.locator(f".st-key-{container} [data-testid='stMetric']")
+    cards.first.wait_for()
+    labels = cards.locator("[data-testid='stMetricLabel']").all_inner_texts()
+    values = cards.locator("[data-testid='stMetricValue']").all_inner_texts()
+    return {label.strip(): float(value.replace("−", "-")) for label, value in zip(labels, values, strict=True)}
+
+
+def snapshot(page, path) -> None:
+    """The whole page: Streamlit scrolls inside its main block, so grow the viewport to fit it."""
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 6000)})
+    page.wait_for_timeout(500)  # let plotly redraw at the new size
+    page.screenshot(path=path)
+    page.set_viewport_size(size)
+
+
+def wait_for_step(page, at_least: int, timeout: float = 60.0) -> int:
+    """The step the progress bar shows, once it is at least ``at_least``."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = re.search(r"step (\d+)/", page.locator("[data-testid='stProgress']").first.inner_text())
+        if found and int(found.group(1)) >= at_least:
+            return int(found.group(1))
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the progress bar never reached step {at_least}")
+
+
+def test_train_explore_and_compare_the_elbo(server, page, artifacts):
+    from playwright.sync_api import expect
+
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname != "127.0.0.1" else None)
+
+    # Train: a new user sees what to do, presses Start, and watches the run finish.
+    page.goto(server)
+    page.wait_for_selector(IDLE)
+    expect(page.get_by_text("Nothing has been trained with these settings yet")).to_be_visible()
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Trained and cached")).to_be_visible(timeout=180_000)
+    page.wait_for_selector(IDLE)
+    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # curves, KL per dim, latent scatter
+    snapshot(page, artifacts / "train.png")
+
+    # Latent space: moving z1 decodes a different image.
+    page.get_by_role("link", name="Latent space").click()
+    decoded = page.locator(".st-key-decoded img")
+    expect(decoded).to_have_count(1)
+    page.wait_for_selector(IDLE)
+    before = decoded.get_attribute("src")
+    slider = page.locator(".st-key-z1").get_by_role("slider")  # a visually hidden input[type=range]
+    slider.focus()
+    for _ in range(10):
+        slider.press("ArrowRight")
+    expect(slider).to_have_attribute("aria-valuetext", "0.50")
+    page.wait_for_function(
+        "([sel, old]) => { const i = document.querySelector(sel); return i && i.getAttribute('src') !== old; }",
+        arg=[".st-key-decoded img", before],
+    )
+    page.wait_for_selector(IDLE)
+    expect(page.get_by_text("z1 = +0.50")).to_be_visible()
+    snapshot(page, artifacts / "latent.png")
+
+    # ELBO vs log p(x): the page shows ELBO <= importance estimate <= quadrature.
+    page.get_by_role("link", name="ELBO vs log p(x)").click()
+    numbers = metrics(page, "elbo_numbers")
+    page.wait_for_selector(IDLE)
+    elbo, iw = numbers["ELBO (analytic KL)"], numbers["log p(x), importance k=5000"]
+    exact = numbers["log p(x), quadrature"]
+    assert elbo < exact, numbers
+    assert elbo <= iw + TOLERANCE, numbers
+    assert iw <= exact + TOLERANCE, numbers
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)  # log-k curve and the posterior
+    snapshot(page, artifacts / "elbo.png")
+
+    assert not outside, f"the app must make no outbound call: {outside[:5]}"
+
+
+def test_two_tabs_share_one_run_and_stop_stops_it(server, browser, artifacts):
+    from playwright.sync_api import expect
+
+    tabs = [browser.new_context(viewport={"width": 1400, "height": 1000}).new_page() for _ in range(2)]
+    for tab in tabs:
+        tab.set_default_timeout(60_000)
+        tab.goto(server)
+        tab.wait_for_selector(IDLE)
+    for tab in tabs:  # a long run, so that there is time to stop it
+        tab.locator("[data-testid='stSidebar']").get_by_text("Advanced").click()
+        epochs = tab.locator(".st-key-epochs input")
+        epochs.fill("400")
+        epochs.press("Enter")
+        tab.wait_for_selector(IDLE)
+    first, second = tabs
+    first.get_by_role("button", name="Start training").click()
+    expect(first.get_by_text("Training in the background")).to_be_visible()
+    # The second tab presses Start too: it joins the run (one job per config per server).
+    second.get_by_role("button", name="Start training").click()
+    expect(second.get_by_text("Training in the background")).to_be_visible()
+    expect(second.get_by_role("button", name="Start training")).to_be_disabled()
+    first_step = wait_for_step(first, 50)
+    assert wait_for_step(second, first_step) >= first_step  # a later duplicate would lag behind
+    second.get_by_role("button", name="Stop").click()
+    expect(first.get_by_text("Run stopped")).to_be_visible()
+    snapshot(first, artifacts / "stopped.png")
+    for tab in tabs:
+        tab.context.close()

@@ -1,0 +1,109 @@
+"""Background training jobs: one per config, a consistent snapshot, stop, and the cache."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from vae_core import make_config
+from vae_core.cache import cached_configs, lookup
+from vae_core.jobs import JobRegistry, JobSnapshot, TrainingJob, describe
+
+
+@pytest.fixture
+def root(tmp_path):
+    return tmp_path / "models"
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_completed_job_is_cached_and_its_snapshot_is_whole(root):
+    config = make_config("digits", epochs=3)
+    job = TrainingJob(config, root=root).start()
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.status == "completed" and not snap.running
+    assert len(snap.epochs) == 3 and snap.step == snap.total_steps == len(snap.steps)
+    assert snap.progress == 1.0 and snap.eta is None
+    assert lookup(config, root) is not None
+    assert job.result.metrics["test_elbo"] == pytest.approx(snap.epochs[-1].test_elbo)
+    # A job for a cached config finishes at once and shows the stored history.
+    again = TrainingJob(config, root=root).start()
+    assert again.wait(30)
+    assert again.result.from_cache and again.snapshot().epochs == snap.epochs
+
+
+def test_the_registry_runs_one_job_per_config_and_stop_stops_it(root):
+    registry = JobRegistry(root)
+    config = make_config("digits", epochs=500)
+    job = registry.start(config)
+    assert registry.start(config) is job, "a second start must join the running job"
+    assert registry.start(make_config("digits", epochs=500, seed=1)) is not job
+    wait_for(lambda: job.snapshot().step > 0)
+    snap = job.snapshot()
+    assert snap.running and 0 < snap.progress < 1 and snap.eta > 0
+    assert registry.running()
+    assert registry.stop(config)
+    assert job.wait(30)
+    assert job.snapshot().status == "stopped"
+    assert registry.trained(config).metrics["status"] == "stopped"  # viewable...
+    assert lookup(config, root) is None  # ...but not cached
+    assert not registry.stop(config)
+    assert registry.start(config) is not job, "a stopped run can be started again"
+    registry.stop(config)
+    registry.stop(make_config("digits", epochs=500, seed=1))
+
+
+def test_live_weights_are_published_while_training(root):
+    config = make_config("digits", epochs=200)
+    job = TrainingJob(config, root=root).start()
+    try:
+        wait_for(lambda: job.live_model() is not None)
+        first = job.live_model()
+        wait_for(lambda: job.live_model() is not first)
+        x = torch.rand(4, 64)
+        with torch.inference_mode():
+            assert not torch.allclose(first(x), job.live_model()(x))
+    finally:
+        job.stop()
+        job.wait(30)
+
+
+def test_a_job_that_cannot_load_its_data_fails_with_the_reason(root, monkeypatch, tmp_path):
+    monkeypatch.setenv("VAE_LAB_DATA", str(tmp_path / "no-data"))
+    job = TrainingJob(make_config("mnist", epochs=1), root=root).start()
+    assert job.wait(30)
+    snap = job.snapshot()
+    assert snap.status == "failed" and "Put these files in" in snap.message
+    assert job.result is None
+
+
+def test_registry_trained_reads_the_cache_and_cached_configs_lists_it(root):
+    config = make_config("digits", latent_dim=3, epochs=2)
+    assert JobRegistry(root).trained(config) is None
+    TrainingJob(config, root=root).start().wait(60)
+    fresh = JobRegistry(root)
+    assert fresh.trained(config).from_cache
+    assert cached_configs(root) == [config]
+    assert "D 3" in describe(config)
+    assert JobSnapshot.from_trained(fresh.trained(config)).status == "completed"
+
+
+def test_vae_core_never_imports_streamlit():
+    code = (
+        "import importlib, pkgutil, sys, vae_core\n"
+        "for m in pkgutil.iter_modules(vae_core.__path__):\n"
+        "    if m.name != '__main__':\n"
+        "        importlib.import_module('vae_core.' + m.name)\n"
+        "assert 'streamlit' not in sys.modules, 'vae_core imported streamlit'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
