@@ -1,12 +1,12 @@
 """A disk cache of trained models keyed by their config, and the one-file model format.
 
 An entry is a folder ``<root>/<key>/`` holding ``config.json``, ``weights.pt``,
-``history.json`` and ``metrics.json``, where ``key`` hashes the canonical JSON of the
-config together with ``CACHE_VERSION``. An entry is written into a temporary folder and
-renamed into place, so a reader sees either nothing or a whole entry. A file lock per key
-makes a second process that asks for the same config wait for the first one's result
-instead of training it again. An entry that fails to load is moved aside and retrained.
-Weights are read with ``torch.load(..., weights_only=True)``.
+``checkpoints.pt`` (the weights at a few epochs), ``history.json`` and ``metrics.json``,
+where ``key`` hashes the canonical JSON of the config together with ``CACHE_VERSION``. An
+entry is written into a temporary folder and renamed into place, so a reader sees either
+nothing or a whole entry. A file lock per key makes a second process that asks for the same
+config wait for the first one's result instead of training it again. An entry that fails to
+load is moved aside and retrained. Tensors are read with ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from vae_core.data import Dataset, load_dataset
 from vae_core.model import VAE, build_model
 from vae_core.train import EpochInfo, StepInfo, train
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: entries keep checkpoints
 MODEL_FORMAT = "vae-latent-lab/model/1"
-ENTRY_FILES = ("config.json", "weights.pt", "history.json", "metrics.json")
+ENTRY_FILES = ("config.json", "weights.pt", "checkpoints.pt", "history.json", "metrics.json")
 
 
 @dataclass
@@ -46,6 +46,11 @@ class TrainedModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     from_cache: bool = False
     path: Path | None = None
+    checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # epoch -> weights
+
+    def model_at(self, epoch: int) -> VAE:
+        """The model as it was at the end of ``epoch`` (0: initial weights); see ``checkpoints``."""
+        return _load_weights(self.config, self.checkpoints[epoch])
 
 
 def default_cache_root() -> Path:
@@ -110,7 +115,7 @@ def get_or_train(
         if on_model is not None:
             on_model(model)
         result = train(model, data, config.train, on_step=on_step, on_epoch=on_epoch, stop_event=stop_event)
-        trained = TrainedModel(model, config, result.history(), result.metrics())
+        trained = TrainedModel(model, config, result.history(), result.metrics(), checkpoints=result.checkpoints)
         if result.status == "completed":
             _write_entry(folder, trained)
             trained.path = folder
@@ -137,6 +142,7 @@ def _write_entry(folder: Path, trained: TrainedModel) -> None:
     try:
         (tmp / "config.json").write_text(json.dumps(trained.config.to_dict(), indent=1))
         torch.save(trained.model.state_dict(), tmp / "weights.pt")
+        torch.save({str(e): w for e, w in trained.checkpoints.items()}, tmp / "checkpoints.pt")
         (tmp / "history.json").write_text(json.dumps(trained.history))
         (tmp / "metrics.json").write_text(json.dumps(trained.metrics, indent=1))
         if folder.exists():  # a damaged entry we could not read; make room
@@ -155,7 +161,15 @@ def _read_entry(folder: Path, config: RunConfig) -> TrainedModel:
         raise ValueError(f"{folder} holds an unfinished or diverged run")
     model = _load_weights(config, torch.load(folder / "weights.pt", weights_only=True))
     history = json.loads((folder / "history.json").read_text())
-    return TrainedModel(model, config, history, metrics, from_cache=True, path=folder)
+    checkpoints = _checkpoints(config, torch.load(folder / "checkpoints.pt", weights_only=True))
+    return TrainedModel(model, config, history, metrics, from_cache=True, path=folder, checkpoints=checkpoints)
+
+
+def _checkpoints(config: RunConfig, stored: dict[str, dict[str, torch.Tensor]]) -> dict[int, dict[str, torch.Tensor]]:
+    checkpoints = {int(e): w for e, w in stored.items()}
+    for weights in checkpoints.values():
+        _load_weights(config, weights)  # each must fit the model, like the final weights
+    return checkpoints
 
 
 def _load_weights(config: RunConfig, state: dict[str, torch.Tensor]) -> VAE:
@@ -184,6 +198,7 @@ def save_model(trained: TrainedModel, path: str | Path) -> Path:
         "format": MODEL_FORMAT,
         "config": trained.config.to_json(),
         "state_dict": trained.model.state_dict(),
+        "checkpoints": {str(e): w for e, w in trained.checkpoints.items()},
         "history": json.dumps(trained.history),
         "metrics": json.dumps(trained.metrics),
     }
@@ -206,8 +221,9 @@ def load_model(path: str | Path) -> TrainedModel:
         config = RunConfig.from_dict(json.loads(payload["config"]))
         model = _load_weights(config, payload["state_dict"])
         history, metrics = json.loads(payload["history"]), json.loads(payload["metrics"])
+        checkpoints = _checkpoints(config, payload.get("checkpoints", {}))
     except FileNotFoundError:
         raise
     except Exception as e:
         raise ValueError(f"{path} is not a readable model file: {e}") from e
-    return TrainedModel(model, config, history, metrics, from_cache=False, path=path)
+    return TrainedModel(model, config, history, metrics, path=path, checkpoints=checkpoints)

@@ -69,6 +69,8 @@ class TrainResult:
     epochs: list[EpochInfo] = field(default_factory=list)
     steps: list[StepInfo] = field(default_factory=list)
     seconds: float = 0.0
+    # Weights at a few epochs (0 = the initial weights), for views of how training went.
+    checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
 
     def history(self) -> dict[str, list[dict[str, float]]]:
         """Plain data for JSON: per-epoch rows and per-step rows."""
@@ -87,6 +89,11 @@ class TrainResult:
             "test_elbo": last.test_elbo if last else math.nan,
             "active_units": last.active_units if last else 0,
         }
+
+
+def checkpoint_epochs(epochs: int) -> list[int]:
+    """The epochs whose weights a run keeps: the start, early ones, and the end (at most 7)."""
+    return sorted({0, 1, epochs // 8, epochs // 4, epochs // 2, 3 * epochs // 4, epochs})
 
 
 def train(
@@ -110,6 +117,8 @@ def train(
     warmup_steps = config.warmup_epochs * steps_per_epoch
     result = TrainResult(model, "completed", f"trained {config.epochs} epochs")
     good_state = copy.deepcopy(model.state_dict())
+    keep = set(checkpoint_epochs(config.epochs))
+    result.checkpoints[0] = good_state
     start = time.perf_counter()
     step = 0
     for epoch in range(config.epochs):
@@ -154,6 +163,8 @@ def train(
             result.reason = f"the test ELBO became {info.test_elbo} after epoch {epoch + 1}; weights restored"
             break
         good_state = copy.deepcopy(model.state_dict())
+        if epoch + 1 in keep:
+            result.checkpoints[epoch + 1] = good_state
         result.epochs.append(info)
         if on_epoch is not None:
             on_epoch(info)

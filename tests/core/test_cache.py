@@ -34,6 +34,8 @@ def test_round_trip_trains_once_then_reads_from_disk(tmp_path):
     assert second.from_cache and same_weights(first.model, second.model)
     assert second.metrics == json.loads(json.dumps(first.metrics))
     assert second.history["epochs"][0]["test_elbo"] == pytest.approx(first.metrics["test_elbo"])
+    assert sorted(second.checkpoints) == [0, 1] and same_weights(second.model_at(1), first.model)
+    assert not same_weights(second.model_at(0), first.model)  # the initial weights
 
 
 def test_equal_configs_share_a_key_and_different_ones_do_not():
@@ -50,8 +52,9 @@ def test_equal_configs_share_a_key_and_different_ones_do_not():
         lambda d: (d / "metrics.json").unlink(),
         lambda d: torch.save({"encoder.0.weight": torch.zeros(1)}, d / "weights.pt"),
         lambda d: (d / "metrics.json").write_text(json.dumps({"status": "stopped"})),
+        lambda d: (d / "checkpoints.pt").write_bytes(b"junk"),
     ],
-    ids=["truncated-weights", "garbage-config", "missing-metrics", "wrong-tensors", "unfinished"],
+    ids=["truncated-weights", "garbage-config", "missing-metrics", "wrong-tensors", "unfinished", "bad-checkpoints"],
 )
 def test_a_damaged_entry_is_retrained_not_a_crash(tmp_path, damage):
     config = tiny_config()
@@ -109,6 +112,7 @@ def test_model_file_round_trip_and_a_bad_file(tmp_path):
     loaded = cache.load_model(path)
     assert loaded.config == trained.config and same_weights(loaded.model, trained.model)
     assert loaded.metrics["test_elbo"] == pytest.approx(trained.metrics["test_elbo"])
+    assert sorted(loaded.checkpoints) == [0, 1] and same_weights(loaded.model_at(1), trained.model)
     (tmp_path / "junk.pt").write_bytes(b"\x00" * 64)
     with pytest.raises(ValueError, match="not a readable model file"):
         cache.load_model(tmp_path / "junk.pt")

@@ -89,6 +89,15 @@ def test_nan_guard_stops_and_restores_the_last_good_epoch():
     assert all(torch.equal(restored[k], snapshots[-1][k]) for k in restored)
 
 
+def test_a_run_keeps_checkpoints_at_a_few_epochs():
+    config = make_config("digits", epochs=16, hidden=(32,))
+    result = train(build_model(config.model, 0), small(load_dataset("digits")), config.train)
+    assert sorted(result.checkpoints) == [0, 1, 2, 4, 8, 12, 16]
+    final = result.model.state_dict()
+    assert all(torch.equal(result.checkpoints[16][k], final[k]) for k in final)
+    assert not torch.equal(result.checkpoints[0]["decoder.0.weight"], result.checkpoints[1]["decoder.0.weight"])
+
+
 def test_kl_warmup_raises_beta_linearly():
     config = make_config("digits", epochs=3, beta=2.0, warmup_epochs=2, hidden=(32,), batch_size=128)
     result = train(build_model(config.model, 0), load_dataset("digits"), config.train)
