@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Bernoulli, Distribution, Independent, Normal
 
@@ -65,6 +66,26 @@ class VAE(nn.Module):
         """The decoder's mean E[x|z] (pixel probabilities, or point coordinates), (..., x_dim)."""
         out = self.decoder(z)
         return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
+
+    def log_lik(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) for x (B, x_dim) and z (n, B, latent_dim): (n, B). Same as
+        ``decode(z).log_prob(x)``; without autograd, a Bernoulli decoder takes a fast path:
+
+            log p(x|z) = x . l - sum_j softplus(l_j),   l = W h + b,   x . l = h . (W^T x) + x . b
+
+        so the (n, B, x_dim) logits serve only the log-normaliser, computed in place.
+        """
+        if self.config.likelihood != "bernoulli" or torch.is_grad_enabled():
+            return self.decode(z).log_prob(x)
+        *body, last = self.decoder
+        h = nn.Sequential(*body)(z)  # (n, B, H)
+        x_dot_l = torch.einsum("nbh,bh->nb", h, x @ last.weight) + x @ last.bias
+        logits = F.linear(h, last.weight, last.bias)  # (n, B, x_dim)
+        log_norm = logits.exp_().log1p_().sum(-1)  # softplus, in place; inf where a logit > ~88
+        overflow = ~torch.isfinite(log_norm)
+        if overflow.any():  # rare: redo those rows with the stable softplus
+            log_norm[overflow] = F.softplus(F.linear(h[overflow], last.weight, last.bias)).sum(-1)
+        return x_dot_l - log_norm
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction from the posterior mean: E[x | z = mu(x)]."""

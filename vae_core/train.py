@@ -107,7 +107,7 @@ def train(
 ) -> TrainResult:
     """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch."""
     g = torch.Generator().manual_seed(config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel, not ~10
     x_train = data.x_train
     x_test = fixed_binarization(data.x_test) if config.binarize else data.x_test
     n = len(x_train)

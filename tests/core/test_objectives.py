@@ -137,6 +137,22 @@ def test_pairwise_log_lik_matmul_matches_log_prob():
     torch.testing.assert_close(pairwise_log_lik(model, x, z), reference, atol=1e-4, rtol=1e-5)
 
 
+def test_fast_bernoulli_log_lik_matches_the_distribution():
+    model = build_model(ModelConfig(x_dim=30, latent_dim=3, hidden=(16, 8)), seed=0)
+    with torch.no_grad():
+        model.decoder[-1].bias[:2] = torch.tensor([95.0, -95.0])  # exp(95) overflows float32
+    g = torch.Generator().manual_seed(0)
+    x = torch.bernoulli(torch.full((5, 30), 0.4), generator=g)
+    x[:, 0] = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.3])  # a grey pixel too: the cross-entropy form
+    z = torch.randn(7, 5, 3, generator=g)
+    reference = model.decode(z).log_prob(x)
+    with torch.inference_mode():
+        fast = model.log_lik(x, z)
+    assert torch.isfinite(fast).all()
+    torch.testing.assert_close(fast, reference, atol=2e-3, rtol=1e-5)
+    assert model.log_lik(x, z).requires_grad  # with autograd on, the differentiable path
+
+
 def test_gradient_estimators_agree_with_the_exact_gradient(linear_gaussian):
     model = linear_gaussian(6, 2, s=0.7)
     x = model.sample_x(1)[0]
