@@ -1,0 +1,222 @@
+"""VAE Latent Lab benchmarks, side by side, on this machine.
+
+    VAE_LAB_DATA=../shared/data python bench/run.py [--skip-app] [--iwae-n 10000]
+
+1. Time to quality: MNIST, MLP 784-400-20, ReLU, Bernoulli cross-entropy on [0, 1] pixels.
+   A reference loop written the usual way (DataLoader over a TensorDataset, batch 128,
+   shuffled, Adam 1e-3, an .item() per step; pytorch/examples' VAE) trains 10 epochs and sets
+   a target test -ELBO; then vae_core's trainer, with its defaults, trains until it reaches it.
+2. Training throughput: samples/s and GFLOP/s as a fraction of the fp32 matmul peak measured
+   here (the best of several 4096x4096 torch.mm).
+3. The k = 5000 importance-sampled log p(x) over the MNIST test set: time, peak memory, and
+   fraction of the matmul peak (decoder GEMM FLOPs counted).
+4. The app: `streamlit run` to the first rendered page, and slider -> decoded image latency in
+   a real browser, idle and while a run trains (bench/app_latency.py does the driving).
+
+Prints a table, then one JSON object as the last line. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import resource
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vae_core.config import RunConfig, make_config  # noqa: E402
+from vae_core.data import Dataset, load_dataset  # noqa: E402
+from vae_core.evaluate import dataset_terms  # noqa: E402
+from vae_core.model import VAE, build_model  # noqa: E402
+from vae_core.objectives import log_px_importance  # noqa: E402
+from vae_core.train import EpochInfo, TrainResult, train  # noqa: E402
+
+X, H, Z = 784, 400, 20
+TRAIN_FLOPS_PER_SAMPLE = 6 * (X * H + H * 2 * Z + Z * H + H * X)  # forward + backward GEMMs
+DECODE_FLOPS_PER_SAMPLE = 2 * (Z * H + H * X)
+
+
+def matmul_peak_gflops(n: int = 4096, repeats: int = 8) -> float:
+    a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+    torch.mm(a, b, out=c)
+    best = min(_timed(lambda: torch.mm(a, b, out=c)) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+class ReferenceVAE(nn.Module):
+    """pytorch/examples vae/main.py, as people write it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc21, self.fc22 = nn.Linear(X, H), nn.Linear(H, Z), nn.Linear(H, Z)
+        self.fc3, self.fc4 = nn.Linear(Z, H), nn.Linear(H, X)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = F.relu(self.fc1(x))
+        mu, logvar = self.fc21(h), self.fc22(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+
+
+def reference_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    bce = F.binary_cross_entropy(recon, x, reduction="sum")
+    return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+
+def reference_run(x_train: torch.Tensor, x_test: torch.Tensor, epochs: int) -> tuple[float, float]:
+    """(seconds, test -ELBO in nats per example)."""
+    torch.manual_seed(0)
+    model = ReferenceVAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(TensorDataset(x_train), batch_size=128, shuffle=True)
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for (x,) in loader:
+            optimizer.zero_grad()
+            loss = reference_loss(*model(x), x)
+            loss.backward()
+            loss.item()
+            optimizer.step()
+    seconds = time.perf_counter() - t0
+    model.eval()
+    with torch.no_grad():
+        test = sum(reference_loss(*model(xb), xb).item() for xb in x_test.split(1000)) / len(x_test)
+    return seconds, test
+
+
+def ours_to_target(
+    data: Dataset, target: float, max_epochs: int = 30
+) -> tuple[float, list[float], TrainResult, RunConfig]:
+    """Train with vae_core's defaults until the test -ELBO reaches ``target``."""
+    config = make_config("mnist", latent_dim=Z, hidden=(H,), binarize=False, epochs=max_epochs)
+    stop = threading.Event()
+    reached: list[float] = []
+
+    def on_epoch(e: EpochInfo) -> None:
+        reached.append(-e.test_elbo)
+        if -e.test_elbo <= target:
+            stop.set()
+
+    model = build_model(config.model, config.train.seed)
+    t0 = time.perf_counter()
+    result = train(model, data, config.train, on_epoch=on_epoch, stop_event=stop)
+    return time.perf_counter() - t0, reached, result, config
+
+
+def throughput(data: Dataset, config: RunConfig) -> tuple[float, float]:
+    """samples/s and GFLOP/s of one epoch of training without the test evaluation."""
+    one = dataclasses.replace(config.train, epochs=1)
+    small_test = data._replace(x_test=data.x_test[:10], y_test=data.y_test[:10])
+    seconds = _timed(lambda: train(build_model(config.model, 1), small_test, one))
+    n = len(data.x_train) // config.train.batch_size * config.train.batch_size
+    return n / seconds, n * TRAIN_FLOPS_PER_SAMPLE / seconds / 1e9
+
+
+def iwae(model: VAE, x: torch.Tensor, k: int) -> tuple[float, float, float]:
+    """(seconds, mean log p(x), peak resident memory in MB of this process so far)."""
+    t0 = time.perf_counter()
+    value = log_px_importance(model, x, k).mean().item()
+    seconds = time.perf_counter() - t0
+    return seconds, value, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def app_figures() -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "app_latency.py"), "--json"], capture_output=True, text=True, timeout=900
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        print(out.stdout[-2000:], out.stderr[-2000:], file=sys.stderr)
+        return {}
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--ref-epochs", type=int, default=10)
+    p.add_argument("--iwae-n", type=int, default=10_000, help="test images for the k=5000 estimate")
+    p.add_argument("--skip-app", action="store_true")
+    args = p.parse_args()
+    data = load_dataset("mnist")
+    rows: list[tuple[str, str]] = []
+    res: dict[str, float] = {}
+
+    peak = matmul_peak_gflops()
+    rows.append(("fp32 matmul peak (4096^2 torch.mm)", f"{peak:.0f} GFLOP/s on {torch.get_num_threads()} threads"))
+
+    ref_s, ref_elbo = reference_run(data.x_train, data.x_test, args.ref_epochs)
+    rows.append((f"reference loop, {args.ref_epochs} epochs", f"{ref_s:.1f} s, test -ELBO {ref_elbo:.2f}"))
+    ours_s, reached, result, config = ours_to_target(data, ref_elbo)
+    ours_elbo = -dataset_terms(result.model, data.x_test).elbo
+    rows.append(
+        (
+            f"vae_core to that target (batch {config.train.batch_size}, lr {config.train.lr:g})",
+            f"{ours_s:.1f} s, {len(reached)} epochs, test -ELBO {ours_elbo:.2f}",
+        )
+    )
+    res.update(
+        ref_seconds=ref_s,
+        ours_seconds=ours_s,
+        time_to_quality_ratio=ours_s / ref_s,
+        ref_test_neg_elbo=ref_elbo,
+        ours_test_neg_elbo=ours_elbo,
+    )
+
+    samples_s, gflops = throughput(data, config)
+    res.update(train_samples_per_second=samples_s, train_gflops=gflops, train_peak_fraction=gflops / peak)
+    rows.append(
+        ("training throughput", f"{samples_s:,.0f} samples/s, {gflops:.0f} GFLOP/s = {gflops / peak:.2f} of peak")
+    )
+
+    x = data.x_test[: args.iwae_n]
+    seconds, value, peak_mb = iwae(result.model, x, 5000)
+    flops = len(x) * 5000 * DECODE_FLOPS_PER_SAMPLE
+    res.update(
+        iwae_k5000_seconds=seconds,
+        iwae_log_px=value,
+        iwae_peak_mem_mb=peak_mb,
+        iwae_peak_fraction=flops / seconds / 1e9 / peak,
+    )
+    rows.append(
+        (
+            f"log p(x), k=5000, {len(x)} test images",
+            f"{seconds:.1f} s, {value:.2f} nats, peak RSS {peak_mb:.0f} MB, {flops / seconds / 1e9 / peak:.2f} of peak",
+        )
+    )
+
+    if not args.skip_app:
+        app = app_figures()
+        res.update({k: app[k] for k in app if not math.isnan(app[k])})
+        for key in ("first_render_seconds", "slider_ms_median", "slider_ms_p95", "slider_ms_median_training"):
+            if key in app:
+                rows.append((key, f"{app[key]:.2f}"))
+
+    width = max(len(r[0]) for r in rows)
+    for name, value_text in rows:
+        print(f"{name:{width}s}  {value_text}")
+    print(json.dumps({k: round(v, 4) for k, v in res.items()}))
+
+
+if __name__ == "__main__":
+    main()
