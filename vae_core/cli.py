@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from vae_core import cache
+from vae_core import cache, zoo
 from vae_core.config import DATASETS, RunConfig, make_config
 from vae_core.data import Dataset, available, fixed_binarization, load_dataset
 from vae_core.download import MIRRORS, DatasetError, dataset_dir
@@ -65,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("datasets", help="which datasets are available, and from where")
     d.add_argument("--data-root", type=Path, help="folder holding mnist/, fashion-mnist/, ... (default $VAE_LAB_DATA)")
     d.set_defaults(func=_datasets)
+    z = sub.add_parser("zoo", help="train the β × latent-dimension grid into the cache (skips cached ones)")
+    z.add_argument("--dataset", choices=list(DATASETS), required=True, help="dataset name")
+    z.add_argument("--betas", type=_float_list, default=list(zoo.ZOO_BETAS), help="β values (default 0,0.25,...,8)")
+    z.add_argument("--latent-dims", type=_int_list, default=list(zoo.ZOO_LATENT_DIMS), help="default 1,2,3,5,10,20")
+    z.add_argument("--data-root", type=Path, help="dataset folder (default $VAE_LAB_DATA or a user cache)")
+    z.add_argument("--cache-root", type=Path, help="model cache folder (default $VAE_LAB_CACHE or a user cache)")
+    z.add_argument("--offline", action="store_true", help="never download; fail with what to fetch by hand")
+    z.add_argument("--threads", type=int, default=1, help="torch threads (default 1: small MLPs gain little)")
+    z.add_argument("--json", action="store_true", help="print a summary of every cell as JSON")
+    z.set_defaults(func=_zoo)
     return p
 
 
@@ -75,6 +85,16 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError("every k must be a positive whole number")
+    return values
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError("every value must be a number >= 0")
     return values
 
 
@@ -281,3 +301,53 @@ def _datasets(args: argparse.Namespace) -> int:
             where = f"missing: put its files in {dataset_dir(name, args.data_root)} ({how})"
         print(f"{name:16s} {info.title:32s} {where}")
     return 0
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    """One line per cell; the first Ctrl-C stops the current cell (nothing partial is cached)."""
+    configs = zoo.zoo_configs(args.dataset, args.betas, args.latent_dims)
+    torch.set_num_threads(max(1, args.threads))
+    print(f"zoo: {len(configs)} {args.dataset} models (β {args.betas} × latent {args.latent_dims})", file=sys.stderr)
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        print("\nstopping after this step (Ctrl-C again to abort) ...", file=sys.stderr)
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    t0 = time.perf_counter()
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        cells = zoo.run_zoo(
+            configs, args.cache_root, load_data=lambda name: _load(name, args), on_cell=_zoo_line, stop_event=stop
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    wall = time.perf_counter() - t0
+    done = sum(c.status in ("cached", "trained") for c in cells)
+    print(f"zoo: {done}/{len(configs)} models in the cache, {wall:.1f} s wall", file=sys.stderr)
+    if args.json:
+        print(json.dumps(zoo.summary(cells, wall)))
+    if stop.is_set():
+        print("Stopped: the unfinished model was not cached; run the same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0 if done == len(configs) else EXIT_ERROR
+
+
+def _zoo_line(c: zoo.ZooCell) -> None:
+    width = len(str(c.total))
+    head = f"[{c.index:{width}d}/{c.total}] β {c.beta:<5g} latent {c.latent_dim:<3d}"
+    if c.status == "cached":
+        print(f"{head} cached      ELBO {c.test_elbo:9.2f}", file=sys.stderr)
+        return
+    elbo = f"ELBO {c.test_elbo:9.2f}" if c.test_elbo is not None else f"{c.status:>14s}"
+    eta = f"ETA {_duration(c.eta)}" if c.eta is not None else ""
+    print(
+        f"{head} {'trained' if c.status == 'trained' else c.status:11s} {elbo}  {c.seconds:6.1f} s  {eta}",
+        file=sys.stderr,
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes, s = divmod(round(seconds), 60)
+    return f"{minutes}m{s:02d}s" if minutes else f"{s}s"

@@ -1,0 +1,134 @@
+"""An uploaded picture as an input the model knows, made the way MNIST was made.
+
+MNIST (LeCun et al., 1998): white ink on black, the digit's bounding box scaled to fit 20×20
+(aspect kept, anti-aliased), placed in a 28×28 field with its centre of mass at the centre.
+scikit-learn's 8×8 digits fill the whole height of their field, so there the box is 8×8. A
+photo of ink on paper is inverted (light background), a drawing on a transparent background
+uses its alpha as ink, and thin pen strokes are thickened to about a dataset's stroke width
+before shrinking, so that they do not fade to grey.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+FORMATS = ("PNG", "JPEG")
+BOX = {28: 20, 8: 8}  # field size -> longest side of the ink's box in it
+STROKE = 0.12  # a dataset's stroke width as a fraction of the box (about 2.5 of MNIST's 20 pixels)
+WORK = 10  # the crop is shrunk to WORK × box before thickening (cheap, and still sharp)
+
+
+class ImageError(ValueError):
+    """A file that cannot become an input; the message says why, for the person who sent it."""
+
+
+def read_picture(data: bytes) -> Image.Image:
+    """Bytes of a PNG or JPEG (at most MAX_BYTES) -> a decoded, upright PIL image."""
+    if not data:
+        raise ImageError("The file is empty.")
+    if len(data) > MAX_BYTES:
+        raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES / 2**20:.0f} MB.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            picture = Image.open(io.BytesIO(data))
+            if picture.format not in FORMATS:
+                raise ImageError(f"This is a {picture.format} image; please send a PNG or a JPEG.")
+            if picture.width * picture.height > MAX_PIXELS:
+                raise ImageError(f"The picture is {picture.width}×{picture.height} pixels; that is too many.")
+            picture.load()
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError, Warning) as e:
+        raise ImageError(f"This file is not a readable PNG or JPEG image ({type(e).__name__}).") from e
+    return ImageOps.exif_transpose(picture)
+
+
+def ink(picture: Image.Image) -> np.ndarray:
+    """How much ink each pixel holds, in [0, 1]: (H, W) float32, ink bright, background 0."""
+    if "A" in picture.getbands() or "transparency" in picture.info:
+        alpha = np.asarray(picture.convert("RGBA"), dtype=np.float32)[..., 3] / 255
+        if alpha.min() < 0.5:  # drawn on a transparent background: the alpha is the ink
+            return _stretch(alpha, 0.0)
+    gray = np.asarray(picture.convert("L"), dtype=np.float32) / 255
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:  # dark ink on light paper: MNIST's ink is bright
+        gray, background = 1 - gray, 1 - background
+    return _stretch(gray, background)
+
+
+def _stretch(values: np.ndarray, background: float) -> np.ndarray:
+    top = float(values.max())
+    if top - background < 0.15:
+        raise ImageError("No drawing found: the picture is (almost) one flat colour.")
+    scaled = np.clip((values - background) / (top - background), 0, 1)
+    return np.clip((scaled - 0.1) / 0.9, 0, 1).astype(np.float32)  # drop paper texture and JPEG noise
+
+
+def to_dataset_image(data: bytes, size: int) -> np.ndarray:
+    """An uploaded PNG/JPEG as one dataset image: (size * size,) float32 in [0, 1], ink bright.
+
+    ``size`` is 28 (MNIST-like) or 8 (scikit-learn digits). Raises ImageError with a readable
+    message for anything that is not a usable picture.
+    """
+    if size not in BOX:
+        raise ValueError(f"size must be one of {sorted(BOX)}, got {size}")
+    strokes = ink(read_picture(data))
+    rows, cols = np.nonzero(strokes > 0.25)
+    if len(rows) == 0:
+        raise ImageError("No drawing found: the picture is (almost) one flat colour.")
+    crop = strokes[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    box = BOX[size]
+    work = _fit(crop, WORK * box)
+    work = _thicken(work, STROKE * WORK * box)
+    return centre(_fit(work, box), size).reshape(-1)
+
+
+def _fit(image: np.ndarray, side: int) -> np.ndarray:
+    """Scale (H, W) so that its longer side is ``side`` (aspect kept), anti-aliased."""
+    h, w = image.shape
+    scale = side / max(h, w)
+    shape = (max(1, round(w * scale)), max(1, round(h * scale)))
+    out = np.asarray(Image.fromarray(image.astype(np.float32)).resize(shape, Image.Resampling.LANCZOS))
+    return np.clip(out, 0, 1)
+
+
+def _thicken(image: np.ndarray, target: float) -> np.ndarray:
+    """Dilate strokes thinner than ``target`` pixels; width ~ 2 * area / perimeter of the ink."""
+    mask = image > 0.5
+    if not mask.any():
+        return image
+    inner = mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
+    perimeter = max(1, int(mask.sum() - inner.sum()))
+    width = 2 * mask.sum() / perimeter
+    grow = round(float(target - width))
+    if grow < 2:
+        return image
+    kernel = grow + 1 if grow % 2 == 0 else grow  # MaxFilter takes an odd size
+    padded = np.pad(image, kernel)
+    thick = np.asarray(Image.fromarray(padded.astype(np.float32)).filter(ImageFilter.MaxFilter(kernel)))
+    rows, cols = np.nonzero(thick > 0.05)
+    return thick[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+
+
+def centre(image: np.ndarray, size: int) -> np.ndarray:
+    """(h, w) ink placed in a (size, size) field with its centre of mass at the middle
+    (as far as the field allows) and its brightest pixel at 1."""
+    h, w = image.shape
+    field = np.zeros((size, size), dtype=np.float32)
+    total = float(image.sum())
+    ys, xs = np.mgrid[0:h, 0:w]
+    cy = (ys * image).sum() / total if total else (h - 1) / 2
+    cx = (xs * image).sum() / total if total else (w - 1) / 2
+    top = int(np.clip(round((size - 1) / 2 - cy), 0, size - h))
+    left = int(np.clip(round((size - 1) / 2 - cx), 0, size - w))
+    field[top : top + h, left : left + w] = image
+    peak = field.max()
+    return field / peak if peak > 0 else field

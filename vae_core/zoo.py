@@ -1,0 +1,92 @@
+"""The zoo: a grid of β × latent-dimension models trained into the cache ahead of a lecture.
+
+Each cell is ``make_config(dataset, latent_dim=D, beta=b)``, exactly the config the app's sidebar
+builds for those two values with every advanced setting at its default, so that moving either
+slider in the app lands on a cached model and opens instantly. Cells already in the cache are
+skipped, so an interrupted zoo resumes where it stopped; a stopped cell caches nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from vae_core.cache import entry_dir, get_or_train, lookup
+from vae_core.config import RunConfig, make_config
+from vae_core.data import Dataset
+
+ZOO_BETAS: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+ZOO_LATENT_DIMS: tuple[int, ...] = (1, 2, 3, 5, 10, 20)
+CellStatus = Literal["cached", "trained", "stopped", "diverged"]
+
+
+@dataclass(frozen=True)
+class ZooCell:
+    """What happened to one grid cell."""
+
+    index: int  # 1-based position in the grid
+    total: int
+    beta: float
+    latent_dim: int
+    status: CellStatus
+    test_elbo: float | None  # nats per example; None for a stopped run
+    seconds: float  # wall time spent on this cell (0 for a cached one)
+    eta: float | None  # seconds left for the uncached cells after this one, at the mean pace so far
+
+
+def zoo_configs(
+    dataset: str, betas: Sequence[float] = ZOO_BETAS, latent_dims: Sequence[int] = ZOO_LATENT_DIMS
+) -> list[RunConfig]:
+    """The grid, latent dimension outer and β inner (a lecture's 2-D row of β first)."""
+    dims = sorted(set(latent_dims), key=lambda d: (d != 2, d))
+    return [make_config(dataset, latent_dim=d, beta=b) for d in dims for b in sorted(set(betas))]
+
+
+def run_zoo(
+    configs: Sequence[RunConfig],
+    root: str | Path | None = None,
+    *,
+    load_data: Callable[[str], Dataset],
+    on_cell: Callable[[ZooCell], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> list[ZooCell]:
+    """Train every config not yet in the cache at ``root``, in order, one at a time.
+
+    Stops after the current cell (which is then not cached) once ``stop_event`` is set. The data
+    are loaded once, and only if some cell needs training.
+    """
+    remaining = sum(not entry_dir(c, root).is_dir() for c in configs)  # for the ETA only
+    spent, trained = 0.0, 0
+    data: Dataset | None = None
+    cells: list[ZooCell] = []
+    for i, config in enumerate(configs, start=1):
+        if stop_event is not None and stop_event.is_set():
+            break
+        t0 = time.perf_counter()
+        found = lookup(config, root)
+        if found is not None:
+            status: CellStatus = "cached"
+            elbo: float | None = float(found.metrics["test_elbo"])
+        else:
+            data = data if data is not None else load_data(config.dataset)
+            result = get_or_train(config, root, data=data, stop_event=stop_event)
+            status = "trained" if result.metrics["status"] == "completed" else result.metrics["status"]
+            elbo = float(result.metrics["test_elbo"]) if status == "trained" else None
+            spent, trained, remaining = spent + time.perf_counter() - t0, trained + 1, max(remaining - 1, 0)
+        seconds = time.perf_counter() - t0 if status != "cached" else 0.0
+        eta = spent / trained * remaining if trained else None
+        cell = ZooCell(i, len(configs), config.train.beta, config.model.latent_dim, status, elbo, seconds, eta)
+        cells.append(cell)
+        if on_cell is not None:
+            on_cell(cell)
+    return cells
+
+
+def summary(cells: Sequence[ZooCell], wall_seconds: float) -> dict[str, object]:
+    """Plain data for ``zoo --json``."""
+    counts = {s: sum(c.status == s for c in cells) for s in ("cached", "trained", "stopped", "diverged")}
+    return {"cells": [asdict(c) for c in cells], "counts": counts, "wall_seconds": round(wall_seconds, 3)}
