@@ -1,20 +1,41 @@
 """VAE Latent Lab: train a VAE live, explore its latent space, compare the ELBO with log p(x).
 
-Run with ``streamlit run app.py``. This file is the frame around the pages: the shared sidebar
-(which turns its widgets into a RunConfig) and the navigation.
+Run with ``streamlit run app.py``. This file is the frame around the pages: the URL's preset
+(read once per session), the shared sidebar (which turns its widgets into a RunConfig), the
+navigation, and presenter mode.
 """
 
 import streamlit as st
 
-from app_pages.common import sidebar_ui
+from app_pages.common import (
+    go_to_url_page,
+    presenter_ui,
+    read_url_once,
+    sidebar_ui,
+    url_problems_ui,
+    view_ui,
+    write_url,
+)
 
 st.set_page_config(page_title="VAE Latent Lab", page_icon="🧪", layout="wide")
+read_url_once()
 
 pages = [
     st.Page("app_pages/train.py", title="Train", icon="🏋️", default=True),
     st.Page("app_pages/latent.py", title="Latent space", icon="🗺️"),
     st.Page("app_pages/elbo.py", title="ELBO vs log p(x)", icon="📐"),
+    st.Page("app_pages/posterior.py", title="Posterior view", icon="🔬"),
+    st.Page("app_pages/gradients.py", title="Gradient estimators", icon="🎲"),
+    st.Page("app_pages/compare.py", title="Compare two runs", icon="⚖️"),
+    st.Page("app_pages/own_image.py", title="Your own image", icon="✍️"),
 ]
-page = st.navigation(pages)
+page = st.navigation(pages, position="top" if st.session_state.get("presenter") else "sidebar")
+go_to_url_page(pages, page)
 st.session_state.run_config = sidebar_ui()
-page.run()
+view_ui(page)
+presenter_ui()
+url_problems_ui()
+try:
+    page.run()
+finally:  # also after st.stop(): the address bar follows the view, so copying it shares it
+    write_url(page)

@@ -1,5 +1,6 @@
 """What every page shares: the sidebar that makes the config, the server-wide job registry,
-cached datasets, and the "no model yet" state. Not a page itself (``app.py`` lists the pages)."""
+cached datasets, the "no model yet" state, the shareable URL and presenter mode, and charts
+with an export button. Not a page itself (``app.py`` lists the pages)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import streamlit as st
 import torch
 
 from vae_core import DATASETS, RunConfig, TrainedModel, make_config
-from vae_core.cache import cached_configs, config_key
+from vae_core.cache import cached_configs, config_key, entry_dir
 from vae_core.config import DEFAULT_DATASET, ModelConfig, TrainConfig
 from vae_core.data import Dataset, available, fixed_binarization, load_dataset
 from vae_core.download import missing_message
@@ -97,10 +98,28 @@ def sidebar_ui() -> RunConfig:
             st.selectbox("Hidden layers", HIDDENS, key="hidden", format_func=lambda h: " × ".join(map(str, h)))
             st.radio("KL estimator", list(KLS), key="kl", format_func=KLS.get, horizontal=True)
             st.number_input("Random seed", 0, 9999, key="seed")
+        cache_status_ui()
         running = registry().running()
         if running:
             st.caption(f"⏳ {len(running)} training run(s) in progress on this server.")
     return config_from({k: st.session_state[k] for k in DEFAULTS})
+
+
+def cache_status_ui() -> None:
+    """Which β stops of this latent dimension open instantly (their model is in the cache)."""
+    values = {k: st.session_state[k] for k in DEFAULTS}
+    cached = [b for b in BETAS if entry_dir(config_from({**values, "beta": b})).is_dir()]
+    here = "✅ trained: opens instantly" if values["beta"] in cached else "⚪ not trained yet"
+    others = ", ".join(f"{b:g}" for b in cached) or "none yet (python -m vae_core zoo trains a grid)"
+    st.caption(f"{here}. Cached β for latent dimension {values['latent_dim']}: {others}.")
+
+
+def view_ui(page) -> None:
+    """Sidebar: presenter mode, the figure download format, the link to this view."""
+    with st.sidebar, st.expander("🎤 Present, share and export"):
+        st.toggle("Presenter mode (large type, no sidebar)", key="presenter")
+        st.radio("📷 on a chart saves it as", list(FIGURE_FORMATS), format_func=FIGURE_FORMATS.get, key="figure_format")
+        share_ui(page)
 
 
 def apply_config(config: RunConfig) -> None:
@@ -159,3 +178,180 @@ def wait_for_job_ui(job) -> None:
     st.progress(snap.progress, text=f"⏳ Training these settings: {snap.progress:.0%}. This page fills in when done.")
     if not snap.running:
         st.rerun()
+
+
+# -- the shareable URL and presenter mode ---------------------------------------------------------
+# ``?dataset=mnist&latent_dim=2&beta=4`` (plus any advanced setting that differs from the
+# dataset's default, the latent page's slider positions, and ``presenter=1``) reproduces a view.
+# The page is the URL path (``/latent?…``); ``?page=latent`` is accepted too. A value that does
+# not parse is reported and left at its default, never raised.
+
+PAGE_KEYS = {"latent": ("z1", "z2")}  # page (URL path) -> its widget keys that travel in the URL
+Z_RANGE = 10.0
+
+
+def _int_in(lo: int, hi: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if not lo <= value <= hi:
+            raise ValueError(f"must be a whole number from {lo} to {hi}")
+        return value
+
+    return parse
+
+
+def _one_of(options: list, fmt=lambda v: f"{v:g}", parse=float):
+    def parse_one(text: str):
+        value = parse(text)
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(fmt(o) for o in options)}")
+        return value
+
+    return parse_one
+
+
+def _flag(text: str) -> bool:
+    if text not in ("0", "1", "true", "false"):
+        raise ValueError("must be 1 or 0")
+    return text in ("1", "true")
+
+
+def _z(text: str) -> float:
+    value = float(text)
+    if not -Z_RANGE <= value <= Z_RANGE:
+        raise ValueError(f"must be a number from {-Z_RANGE:g} to {Z_RANGE:g}")
+    return value
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    return tuple(int(h) for h in text.replace("×", "x").split("x"))
+
+
+URL_FORMATS = {  # key -> (parse, format); parse raises ValueError with the reason
+    "dataset": (str, str),
+    "latent_dim": (_int_in(1, 32), str),
+    "beta": (_one_of(BETAS), lambda v: f"{v:g}"),
+    "epochs": (_int_in(1, 500), str),
+    "lr": (_one_of(LRS), lambda v: f"{v:g}"),
+    "hidden": (_one_of(HIDDENS, fmt=lambda h: "x".join(map(str, h)), parse=_hidden), lambda h: "x".join(map(str, h))),
+    "kl": (_one_of(list(KLS), fmt=str, parse=str), str),
+    "seed": (_int_in(0, 9999), str),
+    "z1": (_z, lambda v: f"{v:g}"),
+    "z2": (_z, lambda v: f"{v:g}"),
+    "presenter": (_flag, lambda b: "1" if b else "0"),
+}
+
+
+def parse_url(params: dict[str, str], datasets: list[str]) -> tuple[dict, list[str]]:
+    """Query parameters -> (session-state values, what was wrong). Unknown keys are ignored."""
+    values, problems = {}, []
+    name = params.get("dataset")
+    if name is not None and name not in datasets:
+        problems.append(f"dataset={name} is not available here (choose one of {', '.join(datasets)})")
+    elif name is not None:
+        values.update(dataset=name, **dataset_defaults(name))
+    for key, (parse, _) in URL_FORMATS.items():
+        if key == "dataset" or key not in params:
+            continue
+        text = params[key]
+        try:
+            values[key] = parse(text.strip())
+        except ValueError as e:
+            reason = str(e) if str(e).startswith("must") else "must be a number"
+            problems.append(f"{key}={text} {reason}")
+    return values, problems
+
+
+def url_of(state: dict, page: str) -> dict[str, str]:
+    """The query parameters for a view: always dataset, latent_dim, beta; the rest when not default."""
+    defaults = {**DEFAULTS, **dataset_defaults(state["dataset"])}
+    keys = ["dataset", "latent_dim", "beta"] + [k for k in DEFAULTS if k not in ("dataset", "latent_dim", "beta")]
+    out = {k: URL_FORMATS[k][1](state[k]) for k in keys if k in state and (k in keys[:3] or state[k] != defaults[k])}
+    out.update({k: URL_FORMATS[k][1](state[k]) for k in PAGE_KEYS.get(page, ()) if state.get(k) is not None})
+    if state.get("presenter"):
+        out["presenter"] = "1"
+    return out
+
+
+def page_name(page) -> str:
+    return page.url_path or "train"
+
+
+def read_url_once() -> None:
+    """On a session's first run: the URL's values into session state (before any widget)."""
+    if st.session_state.get("url_read"):
+        return
+    st.session_state.url_read = True
+    params = {k: st.query_params.get(k) for k in st.query_params}
+    values, problems = parse_url(params, [n for n in DATASETS if available(n)])
+    st.session_state.update(values)
+    st.session_state.url_page = params.get("page")
+    st.session_state.url_problems = problems
+
+
+def go_to_url_page(pages: list, page) -> None:
+    """Honour ``?page=NAME`` once (the URL path already chose the page otherwise)."""
+    wanted = st.session_state.pop("url_page", None)
+    if wanted is None or wanted == page_name(page):
+        return
+    target = next((p for p in pages if page_name(p) == wanted), None)
+    if target is None:
+        names = ", ".join(page_name(p) for p in pages)
+        st.session_state.url_problems.append(f"page={wanted} is not a page (choose one of {names})")
+    else:
+        st.switch_page(target)
+
+
+def write_url(page=None) -> None:
+    """Keep the address bar equal to the view, so that copying it shares it. A fragment that
+    moves a slider named in PAGE_KEYS calls ``write_url()`` itself (app.py does not rerun)."""
+    if page is not None:
+        st.session_state.url_page_name = page_name(page)
+    wanted = url_of(st.session_state.to_dict(), st.session_state.get("url_page_name", "train"))
+    if {k: st.query_params.get(k) for k in st.query_params} != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def url_problems_ui() -> None:
+    problems = st.session_state.get("url_problems")
+    if problems:
+        st.warning("The link had values this app can't use; they are at their defaults:\n- " + "\n- ".join(problems))
+        st.button("OK", key="url_problems_ok", on_click=st.session_state.update, kwargs={"url_problems": []})
+
+
+PRESENTER_CSS = """<style>
+html { font-size: 22px; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stMainMenu"],
+[data-testid="stToolbarActions"], [data-testid="stDecoration"], .modebar-container { display: none !important; }
+.block-container { max-width: 100%; padding-top: 4.5rem; }
+</style>"""
+
+
+def presenter_ui() -> None:
+    """Presenter mode: large type, the settings sidebar and chart toolbars hidden, pages on top."""
+    if st.session_state.get("presenter"):
+        st.html(PRESENTER_CSS)
+        st.button(
+            "✖ Leave presenter mode", key="presenter_off", on_click=st.session_state.update, kwargs={"presenter": False}
+        )
+
+
+def share_ui(page) -> None:
+    """The link to this view, ready to copy."""
+    base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] if st.context.url else ""
+    query = "&".join(f"{k}={v}" for k, v in url_of(st.session_state.to_dict(), page_name(page)).items())
+    st.markdown("🔗 **Link to this view** (the address bar holds the same)")
+    st.code(f"{base}/{page.url_path}?{query}", language=None)
+
+
+# -- charts with an export button -----------------------------------------------------------------
+FIGURE_FORMATS = {"png": "PNG (picture)", "svg": "SVG (vector, for slides and papers)"}
+
+
+def chart_ui(fig, key: str, **kwargs):
+    """st.plotly_chart whose 📷 button saves the figure as PNG or SVG (the sidebar's choice)."""
+    fmt = st.session_state.get("figure_format", "png")
+    config = {"displaylogo": False, "toImageButtonOptions": {"format": fmt, "filename": key, "scale": 2}}
+    if st.session_state.get("presenter"):
+        fig.update_layout(font_size=18)
+    return st.plotly_chart(fig, key=key, config=config, **kwargs)

@@ -6,7 +6,8 @@ log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)),    E[L_k] rises with k towards log p(x)
 import streamlit as st
 import torch
 
-from app_pages.common import images_ui, model_id, model_or_stop_ui, test_set
+from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_set
+from vae_core.export import estimates_csv
 from vae_core.figures import estimate_curve, log_k_figure, posterior_figure, posterior_window
 from vae_core.objectives import elbo_terms, log_px_quadrature_with_error
 
@@ -95,12 +96,17 @@ left, right = st.columns([3, 2]) if show_posterior else (st.container(), None)
 fig = log_k_figure(
     KS, result["importance"], elbo=result["elbo"], prior=result["prior"], quadrature=result["quadrature"]
 )
-left.plotly_chart(fig, key="log_k_chart")
+with left:
+    chart_ui(fig, key="log_k_chart")
+    table = estimates_csv(KS, {"importance": result["importance"], "prior": result["prior"]})
+    st.download_button(
+        "📈 These estimates (CSV)", table, "log-px-estimates.csv", "text/csv", key="dl_estimates", on_click="ignore"
+    )
 if show_posterior:
     with right, torch.inference_mode():
         axes, density = posterior_window(model, x[i])
         mu, logvar = (t[0].numpy() for t in model.encode(x[i][None]))
-        st.plotly_chart(posterior_figure(axes, density, mu, logvar), key="posterior_chart")
+        chart_ui(posterior_figure(axes, density, mu, logvar), key="posterior_chart")
         st.caption("True posterior p(z|x) (blue) under the encoder's q(z|x) (red, 1σ and 2σ).")
 elif D > 2:
     st.info(f"With {D} latent dimensions there is no exact reference; the best estimate is L_{KS[-1]}.")

@@ -5,7 +5,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.common import images_ui, model_id, model_or_stop_ui, test_set
+from app_pages.common import images_ui, model_id, model_or_stop_ui, test_set, write_url
+from app_pages.latent_pad import latent_pad_ui
 from vae_core.evaluate import encode_dataset
 from vae_core.figures import data_space_figure, decode_at, interpolate, latent_scatter, manifold, prior_samples, project
 
@@ -57,6 +58,7 @@ def pick() -> None:
 
 @st.fragment
 def explorer_ui() -> None:
+    """The part a slider move reruns: the sliders, the server's decoded image and the pad."""
     left, right = st.columns([3, 2])
     with right:
         values = [st.slider("z₁", -bound, bound, step=0.05, key="z1", persist_state="session")]
@@ -69,21 +71,32 @@ def explorer_ui() -> None:
             else:
                 st.metric("Decoded point E[x | z]", f"({decoded[0]:.2f}, {decoded[1]:.2f})")
     with left:
-        picked = st.session_state.get("picked")
-        picked = picked if picked is not None and picked < len(x) else None
-        jitter = y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))
-        sy, marker_y = (mu[:, dims[1]], values[1]) if len(dims) == 2 else (jitter, 0.0)
-        titles = (f"z{dims[0] + 1}", f"z{dims[1] + 1}" if len(dims) == 2 else "label (jittered)")
-        fig = latent_scatter(mu[:, dims[0]], sy, y, info.class_names, marker=(values[0], marker_y), picked=picked)
-        fig.update_layout(xaxis_title=titles[0], yaxis_title=titles[1])
-        st.plotly_chart(fig, key="latent_scatter", on_select=pick, selection_mode="points")
-        st.caption("Test images at their posterior means μ(x). Click a point to decode it; ✕ marks the sliders.")
-    if picked is not None and info.image_shape:
-        with torch.inference_mode():
-            both = torch.stack([x[picked], model(x[picked][None])[0]])
-        images_ui(both, config, 2, f"Test image #{picked}: original (left) and reconstruction (right)", 112)
-    elif not info.image_shape:
+        if len(dims) == 2:
+            st.markdown("**Latent pad** — move the pointer over the plane; click to move the sliders there.")
+            points = None if info.image_shape else x.numpy()
+            latent_pad_ui(model, mid, config, (mu, y, points), dims, base, bound, values)
+        else:
+            st.caption("The latent pad needs two latent dimensions; the slider decodes z₁ on the server.")
+    if not info.image_shape:
         st.plotly_chart(data_space_figure(x.numpy(), y, samples(16 * 64), point=tuple(decoded.tolist())))
+    write_url()  # a fragment rerun skips app.py: keep z1/z2 in the address bar here
+
+
+def scatter_ui() -> None:
+    """The codes as a clickable chart (outside the fragment: a slider move does not redraw it)."""
+    left, right = st.columns([3, 2])
+    picked = st.session_state.get("picked")
+    picked = picked if picked is not None and picked < len(x) else None
+    jitter = y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))
+    sy = mu[:, dims[1]] if len(dims) == 2 else jitter
+    titles = (f"z{dims[0] + 1}", f"z{dims[1] + 1}" if len(dims) == 2 else "label (jittered)")
+    fig = latent_scatter(mu[:, dims[0]], sy, y, info.class_names, picked=picked, titles=titles)
+    left.plotly_chart(fig, key="latent_scatter", on_select=pick, selection_mode="points")
+    left.caption("Test images at their posterior means μ(x). Click a point to decode it and move the sliders there.")
+    if picked is not None and info.image_shape:
+        with right, torch.inference_mode():
+            both = torch.stack([x[picked], model(x[picked][None])[0]])
+            images_ui(both, config, 2, f"Test image #{picked}: original (left) and reconstruction (right)", 112)
 
 
 def samples(n: int) -> np.ndarray:
@@ -114,6 +127,7 @@ def prior_ui() -> None:
 
 
 explorer_ui()
+scatter_ui()
 if D > 2:
     method = st.radio("A 2-D view of all codes", ["PCA", "t-SNE"], key="projection", horizontal=True)
     idx, xy = projection(mid, method, mu)

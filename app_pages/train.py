@@ -7,8 +7,9 @@ snapshot (every half second, and only while it runs).
 import streamlit as st
 import torch
 
-from app_pages.common import cached_models_ui, dataset, images_ui, registry, test_set
+from app_pages.common import cached_models_ui, chart_ui, dataset, images_ui, registry, test_set
 from vae_core.evaluate import encode_dataset
+from vae_core.export import codes_csv, epochs_csv, model_bytes, model_file_name
 from vae_core.figures import data_space_figure, kl_bars, latent_scatter, prior_samples, training_curves
 from vae_core.jobs import JobSnapshot, describe
 
@@ -63,12 +64,12 @@ def progress_view(polling: bool) -> None:
         cols[3].metric("Active units", f"{last.active_units} of {config.model.latent_dim}")
         cols[4].metric("Training time", f"{snap.seconds:.1f} s")
     if snap.steps:
-        st.plotly_chart(training_curves(snap.steps, snap.epochs), key="curves")
+        chart_ui(training_curves(snap.steps, snap.epochs), key="curves")
     left, right = st.columns(2)
     with left:
         if snap.epochs:
             last = snap.epochs[-1]
-            st.plotly_chart(kl_bars(last.kl_per_dim, last.active_units), key="kl_bars")
+            chart_ui(kl_bars(last.kl_per_dim, last.active_units), key="kl_bars")
             dead = config.model.latent_dim - last.active_units
             if dead:
                 st.warning(
@@ -87,14 +88,38 @@ def model_views_ui(model) -> None:
     with torch.inference_mode():
         if config.info.image_shape is None:
             fig = data_space_figure(x.numpy(), y, prior_samples(model, len(x), seed=0).numpy(), height=320)
-            st.plotly_chart(fig, key="train_data_space")
+            chart_ui(fig, key="train_data_space")
         else:
             st.markdown("**Test images (top) and their reconstructions E[x | z = μ(x)] (bottom)**")
             images_ui(torch.cat([x[:N_SHOWN], model(x[:N_SHOWN])]), config, N_SHOWN)
         if config.model.latent_dim == 2:
             mu = encode_dataset(model, x)[0].numpy()
             fig = latent_scatter(mu[:, 0], mu[:, 1], y, config.info.class_names, height=340)
-            st.plotly_chart(fig, key="train_scatter")
+            chart_ui(fig, key="train_scatter")
+
+
+def codes_file() -> str:
+    x, y = test_set(config.dataset, config.train.binarize)
+    mu, logvar = encode_dataset(trained.model, x)
+    return codes_csv(mu.numpy(), logvar.numpy(), y, config.info.class_names)
+
+
+def export_ui() -> None:
+    """Files made only when their button is pressed (deferred), so reruns stay cheap."""
+    st.subheader("📤 Take it with you")
+    name = model_file_name(trained).removesuffix(".pt")
+    a, b, c = st.columns(3)
+    kw = {"on_click": "ignore", "width": "stretch"}
+    metrics = epochs_csv(trained.history.get("epochs", []))
+    a.download_button("📈 Metrics per epoch (CSV)", metrics, f"{name}-epochs.csv", "text/csv", key="dl_epochs", **kw)
+    b.download_button(
+        "🧭 Test-set codes μ, log σ² (CSV)", codes_file, f"{name}-codes.csv", "text/csv", key="dl_codes", **kw
+    )
+    c.download_button("💾 The model file", lambda: model_bytes(trained), f"{name}.pt", key="dl_model", **kw)
+    st.caption(
+        f"`python -m vae_core evaluate --model {name}.pt` evaluates the model file on the command line. "
+        "The 📷 button over a chart saves it as a picture (PNG or SVG: see the sidebar)."
+    )
 
 
 if job is None and trained is None:
@@ -106,3 +131,5 @@ if job is None and trained is None:
     cached_models_ui(config)
 else:
     st.fragment(run_every=POLL_SECONDS if running else None)(progress_view)(running)
+    if cached and not running:
+        export_ui()

@@ -1,5 +1,6 @@
 """Slider -> decoded-image latency in a real browser, with and without a training run going,
-and the time from pressing Start to the first point of the curves.
+the time from pressing Start to the first point of the curves, and the latent pad's in-browser
+decode and frame times (its own performance.now() figures, read from the page).
 
     python bench/app_latency.py [--moves 25]
 
@@ -41,9 +42,21 @@ def slider_latencies(page, moves: int) -> list[float]:
     return out
 
 
+def pad_timings(page, moves: int = 120) -> dict[str, str | None]:
+    """Sweep the pointer over the latent pad; its medians of the last 120 frames, in ms."""
+    plane = page.locator(".pad-plane")
+    box = plane.bounding_box()
+    for i in range(moves):
+        page.mouse.move(box["x"] + 20 + 2 * (i % 130), box["y"] + 30 + 1.5 * (i % 170))
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    root = page.locator(".pad-root")
+    return {k: root.get_attribute(f"data-{k}") for k in ("frames", "decode-ms", "frame-ms", "bench-decode-ms")}
+
+
 def summary(name: str, seconds: list[float]) -> str:
     ms = [1000 * s for s in seconds]
-    return f"{name}: median {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms over {len(ms)} moves"
+    p95 = statistics.quantiles(ms, n=20)[-1] if len(ms) > 1 else ms[0]
+    return f"{name}: median {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, max {max(ms):.0f} ms over {len(ms)} moves"
 
 
 def main() -> None:
@@ -63,6 +76,7 @@ def main() -> None:
             viewer.wait_for_selector(".st-key-decoded img")
             viewer.wait_for_selector(IDLE)
             idle = slider_latencies(viewer, args.moves)
+            pad = pad_timings(viewer)
 
             trainer = browser.new_page(viewport={"width": 1400, "height": 1000})
             trainer.goto(url)
@@ -76,12 +90,21 @@ def main() -> None:
             trainer.wait_for_selector(".st-key-curves .js-plotly-plot, [class*='st-key-curves'] .js-plotly-plot")
             first_point = time.perf_counter() - t0
             busy = slider_latencies(viewer, args.moves)
+            trainer.get_by_role("link", name="Compare two runs").click()  # Train stops polling; the run goes on
+            trainer.wait_for_selector(IDLE)
+            background = slider_latencies(viewer, args.moves)
+            trainer.get_by_role("link", name="Train", exact=True).click()
             trainer.get_by_role("button", name="Stop").click()
             browser.close()
     finally:
         stop_server(proc)
     print(summary("slider -> decoded image, idle server", idle))
     print(summary("slider -> decoded image, while a run trains (its tab polling)", busy))
+    print(summary("slider -> decoded image, while a run trains (no tab polling it)", background))
+    print(
+        f"latent pad in the browser: {pad['frames']} frames, median decode {pad['decode-ms']} ms, median frame "
+        f"{pad['frame-ms']} ms (timer resolution 0.1 ms); warm benchmark {pad['bench-decode-ms']} ms per decode"
+    )
     print(f"Start -> first curve point: {1000 * first_point:.0f} ms")
 
 

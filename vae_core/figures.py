@@ -173,6 +173,15 @@ def project(
     return idx, TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(mu[idx])
 
 
+def pca_with(mu: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PCA fitted on codes mu (N, D), applied to them and to more codes extra (M, D):
+    ((N, 2), (M, 2)), so that a new point lands in the same picture as the test set."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(2, random_state=0).fit(mu)
+    return pca.transform(mu), pca.transform(extra)
+
+
 def as_columns(items: Sequence[Any]) -> dict[str, list[Any]]:
     """Column lists from step or epoch records (dataclasses or their dicts)."""
     rows = [i if isinstance(i, dict) else asdict(i) for i in items]
@@ -411,3 +420,123 @@ def data_space_figure(
             fig.data[-1].marker = dict(size=16, symbol="x-thin", line=dict(width=4, color="crimson"))
     fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
     return fig
+
+
+# -- the posterior over training, gradient estimators, two runs side by side ---------------------
+
+
+def _ellipse(mu: np.ndarray, logvar: np.ndarray, k: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0, 2 * np.pi, 80)
+    sigma = np.exp(0.5 * np.asarray(logvar))
+    return mu[0] + k * sigma[0] * np.cos(t), mu[1] + k * sigma[1] * np.sin(t)
+
+
+def posterior_multiples(views: dict[int, Any], *, height: int = 250) -> go.Figure:
+    """The true posterior (heatmap) under q(z|x) at 1 sigma, one small panel per checkpoint epoch.
+    ``views`` maps epoch -> an ``estimators.PosteriorView``."""
+    epochs = sorted(views)
+    titles = [f"epoch {e} · KL {views[e].kl:.2f}" for e in epochs]
+    fig = make_subplots(1, len(epochs), subplot_titles=titles, horizontal_spacing=0.015)
+    for col, e in enumerate(epochs, 1):
+        v = views[e]
+        fig.add_heatmap(x=v.axes[0], y=v.axes[1], z=v.density.T, colorscale="Blues", showscale=False, row=1, col=col)
+        fig.data[-1].hovertemplate = "z1 %{x:.2f}, z2 %{y:.2f}: %{z:.3g}<extra></extra>"
+        ex, ey = _ellipse(v.mu, v.logvar)
+        fig.add_scatter(x=ex, y=ey, mode="lines", line=dict(color="crimson", width=2), hoverinfo="skip", row=1, col=col)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def kl_over_training(epochs: Sequence[int], kl_posterior: Sequence[float], kl_prior: Sequence[float]) -> go.Figure:
+    """KL(q ‖ p(z|x)) (the ELBO's gap) and KL(q ‖ p(z)) (its penalty) for one x, per checkpoint."""
+    fig = go.Figure()
+    for name, y, color in (
+        ("KL(q(z|x) ‖ p(z|x)) = log p(x) − ELBO", kl_posterior, PALETTE[0]),
+        ("KL(q(z|x) ‖ p(z)), the ELBO's penalty", kl_prior, PALETTE[1]),
+    ):
+        fig.add_scatter(x=list(epochs), y=list(y), name=name, mode="lines+markers", line=dict(color=color))
+        fig.data[-1].hovertemplate = f"{name}<br>epoch %{{x}}: {NATS}<extra></extra>"
+    fig.update_layout(
+        xaxis_title="epoch",
+        yaxis_title="nats",
+        height=300,
+        margin=dict(l=10, r=10, t=10, b=10),
+        legend=dict(x=0.3, y=0.98),
+    )
+    return fig
+
+
+ESTIMATOR_NAMES = {"score": "score function (REINFORCE)", "reparam": "reparameterization"}
+
+
+def variance_figure(studies: dict[str, Any], coord: int | None = None, *, height: int = 380) -> go.Figure:
+    """Measured variance of the n-sample gradient mean against n (log-log), with the per-sample
+    variance / n as a dashed line; one coordinate, or the sum over all (``coord=None``).
+    ``studies`` maps an estimator name to an ``estimators.GradientStudy``."""
+    fig = go.Figure()
+    for i, (name, s) in enumerate(studies.items()):
+        pick = (lambda a: a.sum(-1)) if coord is None else (lambda a: a[..., coord])
+        label, color = ESTIMATOR_NAMES.get(name, name), PALETTE[i]
+        fig.add_scatter(x=list(s.ns), y=pick(s.var_of_mean), name=f"{label}, measured", mode="markers+lines")
+        fig.data[-1].update(line=dict(color=color), hovertemplate="n = %{x}: variance %{y:.3g}<extra></extra>")
+        fig.add_scatter(x=list(s.ns), y=pick(s.per_sample_var) / np.array(s.ns), name=f"{label}: per-sample / n")
+        fig.data[-1].update(line=dict(color=color, dash="dash", width=1), mode="lines", hoverinfo="skip")
+    fig.update_xaxes(type="log", title_text="n, samples averaged per gradient estimate")
+    fig.update_yaxes(type="log", title_text="variance" + (" (sum over coords)" * (coord is None)))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def gradient_means_figure(
+    studies: dict[str, Any], labels: Sequence[str], exact: np.ndarray | None = None, *, height: int = 340
+) -> go.Figure:
+    """Each estimator's mean gradient per coordinate with ±2 standard errors, and the exact one."""
+    fig = go.Figure()
+    for i, (name, s) in enumerate(studies.items()):
+        fig.add_scatter(x=list(labels), y=s.mean, name=ESTIMATOR_NAMES.get(name, name), mode="markers")
+        fig.data[-1].update(
+            marker=dict(size=10, color=PALETTE[i]),
+            error_y=dict(type="data", array=2 * s.sem, thickness=1.5),
+            hovertemplate="%{x}: %{y:.4g} ± %{error_y.array:.2g}<extra></extra>",
+        )
+    if exact is not None:
+        fig.add_scatter(x=list(labels), y=exact, name="exact", mode="markers")
+        fig.data[-1].marker = dict(size=14, symbol="x-thin", line=dict(width=3, color="black"))
+    fig.update_layout(
+        scattermode="group",
+        yaxis_title="∂ELBO / ∂θ (mean over all samples)",
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        legend=dict(orientation="h", y=-0.15),
+    )
+    return fig
+
+
+def compare_curves(runs: dict[str, Sequence[Any]], *, height: int = 520) -> go.Figure:
+    """Test-set reconstruction, KL and ELBO per epoch for several runs, overlaid (one colour each).
+    ``runs`` maps a name to its epoch records (``EpochInfo`` or their dicts)."""
+    titles = ("Reconstruction  E_q[log p(x|z)]", "KL(q(z|x) ‖ p(z))", "ELBO")
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07, subplot_titles=titles)
+    for i, (name, epochs) in enumerate(runs.items()):
+        e = as_columns(epochs)
+        if not e:
+            continue
+        for row, term in enumerate(("test_recon", "test_kl", "test_elbo"), 1):
+            fig.add_scatter(x=e["epoch"], y=e[term], name=name, legendgroup=name, showlegend=row == 1, row=row, col=1)
+            fig.data[-1].update(mode="lines+markers", line=dict(color=PALETTE[i % len(PALETTE)]))
+            fig.data[-1].hovertemplate = f"{name}<br>epoch %{{x}}: {NATS}<extra></extra>"
+    fig.update_xaxes(title_text="epoch", row=3, col=1)
+    fig.update_yaxes(title_text="nats")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.12))
+    return fig
+
+
+@torch.inference_mode()
+def traversals(model: Any, dims: Sequence[int], n: int) -> torch.Tensor:
+    """Decoded means as each of ``dims`` moves over n prior quantiles, the others at 0:
+    (len(dims) * n, x_dim), one row per dimension."""
+    base = torch.zeros(model.latent_dim)
+    return torch.cat([manifold(model, n, [d], base) for d in dims])

@@ -54,3 +54,10 @@ def array(value) -> list:
         flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
         return flat.reshape(value["shape"]).tolist() if "shape" in value else flat.tolist()
     return list(value)
+
+
+def component_data(at: AppTest, name: str) -> list[dict]:
+    """The JSON data sent to each st.components.v2 component called ``name``, in page order."""
+    import json
+
+    return [json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == name]

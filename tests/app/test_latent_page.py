@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from app_helpers import array, images, plotly_specs, pretrained
+import torch
+from app_helpers import array, component_data, images, plotly_specs, pretrained
+
+from vae_core import get_or_train
+from vae_core.pad import decode_f32, decode_layers
+
+PAD = "vae_lab.latent_pad"
 
 
 def test_without_a_model_the_page_offers_to_train(open_app, empty_cache):
@@ -12,20 +19,42 @@ def test_without_a_model_the_page_offers_to_train(open_app, empty_cache):
     assert at.button(key="train_now")
 
 
-def test_moving_z1_changes_the_decoded_image_and_the_marker(open_app):
+def test_moving_z1_changes_the_decoded_image_and_the_pad(open_app):
     pretrained(epochs=5)
     at = open_app("latent", epochs=5)
     before = images(at)
     scatter = plotly_specs(at)["latent_scatter"]["data"]
-    assert [t["type"] for t in scatter] == ["scattergl", "scatter"]  # one trace of codes + the marker
+    assert [t["type"] for t in scatter] == ["scattergl"]  # one trace of codes, outside the fragment
     assert array(scatter[0]["customdata"]) == list(range(len(array(scatter[0]["x"]))))
+    (pad,) = component_data(at, PAD)
+    assert "weights" in pad and "codes" in pad and pad["z"] == [0.0, 0.0]
     at.slider(key="z1").set_value(1.5).run()
     after = images(at)
     assert after[0] != before[0], "the decoded image must change with z1"
     assert after[1:] == before[1:], "only the explorer reruns"
-    assert plotly_specs(at)["latent_scatter"]["data"][1]["x"] == [1.5]
+    (pad,) = component_data(at, PAD)
+    assert pad["z"] == [1.5, 0.0]
+    assert "weights" not in pad and "codes" not in pad, "weights and codes go to the browser once"
     at.slider(key="z2").set_value(-2.0).run()
     assert images(at)[0] not in (before[0], after[0])
+
+
+def test_the_pad_decodes_what_the_server_decodes(open_app):
+    trained = get_or_train(pretrained(epochs=5))
+    at = open_app("latent", epochs=5)
+    (pad,) = component_data(at, PAD)
+    weights = pad["weights"]
+    z = np.array([[0.7, -1.2], [0.0, 0.0]], dtype=np.float32)
+    with torch.inference_mode():
+        expected = trained.model.mean(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(decode_layers(weights["layers"], z, weights["output"]), expected, atol=1e-5)
+    codes = decode_f32(pad["codes"]["xy"], (pad["codes"]["n"], 2))
+    scatter = plotly_specs(at)["latent_scatter"]["data"][0]
+    np.testing.assert_allclose(codes, np.stack([array(scatter["x"]), array(scatter["y"])], 1), atol=1e-5)
+    assert -pad["bound"] <= codes.min() and codes.max() <= pad["bound"]
+    at.switch_page("app_pages/train.py").run()
+    at.switch_page("app_pages/latent.py").run()
+    assert "weights" not in component_data(at, PAD)[0], "a page switch does not resend the weights"
 
 
 def test_page_widgets_change_what_is_shown(open_app):

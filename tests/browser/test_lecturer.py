@@ -47,7 +47,7 @@ def test_train_explore_and_compare_the_elbo(server, page, artifacts):
     from playwright.sync_api import expect
 
     outside: list[str] = []
-    page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname != "127.0.0.1" else None)
+    page.on("request", lambda r: None if _local(r.url) else outside.append(r.url))
 
     # Train: a new user sees what to do, presses Start, and watches the run finish.
     page.goto(server)
@@ -75,7 +75,7 @@ def test_train_explore_and_compare_the_elbo(server, page, artifacts):
         arg=[".st-key-decoded img", before],
     )
     page.wait_for_selector(IDLE)
-    expect(page.get_by_text("z1 = +0.50")).to_be_visible()
+    expect(page.get_by_text("E[x | z] at the sliders (z1 = +0.50)")).to_be_visible()
     snapshot(page, artifacts / "latent.png")
 
     # ELBO vs log p(x): the page shows ELBO <= importance estimate <= quadrature.
@@ -121,3 +121,10 @@ def test_two_tabs_share_one_run_and_stop_stops_it(server, browser, artifacts):
     snapshot(first, artifacts / "stopped.png")
     for tab in tabs:
         tab.context.close()
+
+
+def _local(url: str) -> bool:
+    """A request that stays in this browser or on this machine (blob: and data: URLs hold inline
+    component code)."""
+    parsed = urlparse(url)
+    return parsed.scheme in ("blob", "data") or parsed.hostname == "127.0.0.1"

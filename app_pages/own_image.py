@@ -1,0 +1,95 @@
+"""Your own image: a digit you drew or photographed, as the model sees it, what it makes of it,
+and where it lands among the test images' codes.
+
+The picture is prepared the way MNIST was (``vae_core.images``): ink bright on black, its box
+scaled to fit, centred by its centre of mass, then encoded to q(z|x) = N(μ, σ²) and decoded
+from z = μ.
+"""
+
+import numpy as np
+import streamlit as st
+import torch
+
+from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_set
+from vae_core.evaluate import encode_dataset
+from vae_core.figures import latent_scatter, pca_with
+from vae_core.images import MAX_BYTES, ImageError, to_dataset_image
+from vae_core.objectives import elbo_terms
+
+config = st.session_state.run_config
+info, D = config.info, config.model.latent_dim
+st.title("✍️ Your own image")
+if info.image_shape is None:
+    st.info("This page is for the image datasets: choose digits, MNIST or Fashion-MNIST in the sidebar.")
+    st.stop()
+h, w = info.image_shape
+st.markdown(
+    f"Draw a digit on paper (or in any drawing program), photograph it and upload it. It is turned "
+    f"into a {h}×{w} image like the training data — bright ink on black, cropped to the ink, centred "
+    "by its centre of mass — then encoded and reconstructed."
+)
+trained = model_or_stop_ui(config)
+model, mid = trained.model, model_id(trained)
+x, y = test_set(config.dataset, config.train.binarize)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def codes(mid: str, _model, _x) -> np.ndarray:
+    return encode_dataset(_model, _x)[0].numpy()  # (N, D) posterior means
+
+
+upload = st.file_uploader(
+    f"A PNG or JPEG picture (at most {MAX_BYTES // 2**20} MB)",
+    type=["png", "jpg", "jpeg"],
+    key="own_upload",
+    max_upload_size=MAX_BYTES // 2**20,
+)
+if upload is None:
+    st.info("No picture yet. Tip: a thick felt pen on white paper works best.")
+    st.stop()
+try:
+    pixels = to_dataset_image(upload.getvalue(), h)
+except ImageError as e:
+    st.error(f"🚫 {upload.name}: {e}")
+    st.stop()
+
+x_own = torch.from_numpy(pixels)[None]  # (1, x_dim)
+with torch.inference_mode():
+    mu_own, logvar_own = (t[0].numpy() for t in model.encode(x_own))
+    recon = model(x_own)
+    terms = elbo_terms(model, x_own, n_samples=1000, generator=torch.Generator().manual_seed(0))
+
+left, right = st.columns([1, 2])
+with left:
+    st.image(upload.getvalue(), caption="What you sent", width=200)
+    images_ui(torch.cat([x_own, recon]), config, 2, "As the model sees it (left) and its reconstruction (right)", 112)
+with right, st.container(key="own_numbers", horizontal=True):
+    st.metric("ELBO of your image", f"{terms.elbo.item():.2f} nats")
+    st.metric("Test-set mean ELBO", f"{trained.metrics['test_elbo']:.2f} nats")
+    st.metric("Reconstruction", f"{terms.recon.item():.2f} nats")
+    st.metric("KL(q(z|x) ‖ p(z))", f"{terms.kl.item():.2f} nats")
+    st.caption(
+        "A much lower ELBO than the test images' says the model finds your picture unusual. "
+        "Grey pixels count as the average over their binarizations."
+    )
+
+mu = codes(mid, model, x)
+if D == 1:
+    jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(y))
+    sx, sy, point, titles = mu[:, 0], y + jitter, (mu_own[0], -1.0), ("z1", "label (jittered); ✕ your image")
+elif D == 2:
+    sx, sy, point, titles = mu[:, 0], mu[:, 1], (mu_own[0], mu_own[1]), ("z1", "z2")
+else:
+    view = st.radio("Show the codes in", ["two latent dimensions", "PCA"], key="own_view", horizontal=True)
+    if view == "PCA":
+        xy, own = pca_with(mu, mu_own[None])
+        sx, sy, point, titles = xy[:, 0], xy[:, 1], tuple(own[0]), ("PCA 1", "PCA 2")
+    else:
+        a, b = st.columns(2)
+        fmt = {"format_func": lambda d: f"z{d + 1}"}
+        i = a.selectbox("Horizontal axis", range(D), index=0, key="own_dim_a", **fmt)
+        j = b.selectbox("Vertical axis", range(D), index=1, key="own_dim_b", **fmt)
+        sx, sy, point, titles = mu[:, i], mu[:, j], (mu_own[i], mu_own[j]), (f"z{i + 1}", f"z{j + 1}")
+fig = latent_scatter(sx, sy, y, info.class_names, marker=(float(point[0]), float(point[1])), titles=titles)
+chart_ui(fig, key="own_scatter")
+st.caption("Test images at their codes μ(x), coloured by label; the red ✕ is your image's μ.")

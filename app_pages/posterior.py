@@ -1,0 +1,95 @@
+"""Posterior view: the true posterior p(z|x) of one test image, by quadrature on a grid, against
+the encoder's Gaussian q(z|x) — now and at the checkpoints the run kept.
+
+    KL(q(z|x) ‖ p(z|x)) = Σ_g q(z_g) log(q(z_g) / p(z_g|x)) · cell = log p(x) − ELBO
+(computed in ``vae_core.estimators``; the grid needs a 2-D latent space).
+"""
+
+import streamlit as st
+import torch
+
+from app_pages.common import images_ui, model_id, model_or_stop_ui, test_set
+from vae_core.estimators import PosteriorView, posterior_over_training
+from vae_core.figures import kl_over_training, posterior_figure, posterior_multiples
+from vae_core.objectives import gaussian_kl
+
+config = st.session_state.run_config
+D, info = config.model.latent_dim, config.info
+st.title("🔬 Posterior view")
+st.markdown(
+    "The encoder proposes a Gaussian **q(z|x)** (red ellipses, 1σ and 2σ). The true posterior "
+    "**p(z|x) ∝ p(x|z) p(z)** (blue) is computed here on a fine grid — possible because z has two "
+    "dimensions. Their mismatch, **KL(q(z|x) ‖ p(z|x))**, is exactly the gap between log p(x) and the "
+    "ELBO: the price of a Gaussian q."
+)
+
+
+def _switch_to_2d() -> None:
+    st.session_state.latent_dim = 2  # the sidebar's widget; a callback runs before it is drawn
+
+
+if D != 2:
+    st.warning(
+        f"The posterior view needs a **2-D latent space**: the true posterior is computed on a grid over "
+        f"the plane. These settings have {D} latent dimension{'s' * (D > 1)}."
+    )
+    st.button("Switch to a 2-D latent space", key="post_switch", type="primary", on_click=_switch_to_2d)
+    st.stop()
+
+trained = model_or_stop_ui(config)
+mid = model_id(trained)
+x, y = test_set(config.dataset, config.train.binarize)
+checkpoints = sorted(trained.checkpoints)
+if checkpoints:
+    model_at = trained.model_at
+else:  # a stopped or live run keeps no checkpoints: only its current weights
+    checkpoints = [int(trained.metrics.get("epochs_done") or config.train.epochs)]
+
+    def model_at(epoch: int):
+        return trained.model
+
+
+a, b = st.columns(2)
+i = a.number_input("Test image number", 0, len(x) - 1, 0, key="post_image", persist_state="session")
+epoch = b.select_slider(
+    "Weights after epoch", checkpoints, value=checkpoints[-1], key="post_epoch", persist_state="session"
+)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def views(mid: str, i: int, epochs: tuple[int, ...], _model_at, _x) -> dict[int, PosteriorView]:
+    """The posterior view of test image i at every checkpoint (a few decoder passes each)."""
+    return posterior_over_training(_model_at, epochs, _x[i])
+
+
+with st.spinner(f"Computing p(z|x) on a grid at {len(checkpoints)} checkpoints…"):
+    all_views = views(mid, i, tuple(checkpoints), model_at, x)
+view = all_views[epoch]
+kl_prior = float(gaussian_kl(torch.from_numpy(view.mu), torch.from_numpy(view.logvar)).sum())
+with st.container(key="post_numbers", horizontal=True):
+    st.metric("KL(q(z|x) ‖ p(z|x))", f"{view.kl:.3f}", help="Σ q log(q/p) · cell, on a grid over q")
+    st.metric("log p(x), quadrature", f"{view.log_px:.3f}")
+    st.metric("ELBO = log p(x) − KL", f"{view.log_px - view.kl:.3f}")
+    st.metric("KL(q(z|x) ‖ p(z))", f"{kl_prior:.3f}", help="the ELBO's penalty term, in closed form")
+st.caption(f"Test image #{i}, weights after epoch {epoch}. All numbers in nats.")
+
+left, right = st.columns([3, 2])
+left.plotly_chart(posterior_figure(list(view.axes), view.density, view.mu, view.logvar), key="posterior_main")
+left.caption("True posterior p(z|x) (blue) under the encoder's q(z|x) (red, 1σ and 2σ).")
+if info.image_shape:
+    with right, torch.inference_mode():
+        model = model_at(epoch)
+        both = torch.stack([x[i], model(x[i][None])[0]])
+        images_ui(both, config, 2, "The test image (left) and its reconstruction E[x | z = μ(x)] (right)", 140)
+else:
+    right.metric("The test point x", f"({x[i][0]:.2f}, {x[i][1]:.2f})")
+
+st.subheader("How q(z|x) and p(z|x) changed during training")
+st.plotly_chart(posterior_multiples(all_views), key="posterior_multiples")
+kls = [all_views[e].kl for e in checkpoints]
+priors = [float(gaussian_kl(torch.from_numpy(v.mu), torch.from_numpy(v.logvar)).sum()) for v in all_views.values()]
+st.plotly_chart(kl_over_training(checkpoints, kls, priors), key="posterior_kl_curve")
+st.caption(
+    "At epoch 0 the weights are random: the posterior is nearly the prior and q is wherever the encoder "
+    "happens to put it. Training pulls q onto the posterior; what is left is the part a Gaussian can't fit."
+)

@@ -1,0 +1,39 @@
+"""The Compare two runs page, driven through AppTest on small digits models."""
+
+from __future__ import annotations
+
+from app_helpers import images, plotly_specs, poll_until, pretrained
+
+from vae_core.jobs import describe
+
+
+def test_untrained_runs_offer_to_train_and_then_compare(open_app, empty_cache):
+    at = open_app("compare", epochs=3)
+    assert at.button(key="cmp_train_a") and at.button(key="cmp_train_b")
+    assert "cmp_curves" not in plotly_specs(at)
+    at.button(key="cmp_train_a").click().run()
+    at.button(key="cmp_train_b").click().run()
+    poll_until(at, lambda a: "cmp_curves" in plotly_specs(a))
+    assert {m.label for m in at.metric} >= {"Test ELBO", "Active units"}
+
+
+def test_two_betas_side_by_side(open_app):
+    one, four = pretrained(epochs=5), pretrained(epochs=5, beta=4.0)
+    pretrained(epochs=5, latent_dim=3)
+    at = open_app("compare", epochs=5)
+    assert at.selectbox(key="cmp_a").value == one and at.selectbox(key="cmp_b").value == four
+    curves = plotly_specs(at)["cmp_curves"]["data"]
+    assert sorted({t["name"] for t in curves}) == ["A: β 1", "B: β 4"]
+    assert len(curves) == 6  # two runs x (reconstruction, KL, ELBO)
+    specs = plotly_specs(at)
+    assert "cmp_scatter_a" in specs and "cmp_scatter_b" in specs
+    before = images(at)
+    assert len(before) == 2  # a traversal grid per run
+    three = next(c for c in at.selectbox(key="cmp_b").options if "D 3" in c)
+    assert describe(pretrained(epochs=5, latent_dim=3)) == three
+    at.selectbox(key="cmp_b").set_value(pretrained(epochs=5, latent_dim=3)).run()
+    assert not at.exception
+    assert plotly_specs(at)["cmp_scatter_b"]["layout"]["xaxis"]["title"]["text"] == "PCA 1"
+    after = images(at)
+    assert after[0] == before[0] and after[1] != before[1]
+    assert sorted({t["name"] for t in plotly_specs(at)["cmp_curves"]["data"]}) == ["A: D 2", "B: D 3"]

@@ -1,0 +1,70 @@
+"""The Your own image page (AppTest): an upload lands in the latent space; a bad file is explained."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from app_helpers import array, images, plotly_specs, pretrained
+from PIL import Image, ImageDraw
+
+
+def drawing(fmt: str = "PNG") -> bytes:
+    picture = Image.new("L", (300, 400), 240)
+    ImageDraw.Draw(picture).line([(150, 40), (150, 360)], fill=10, width=30)  # a "1"
+    out = io.BytesIO()
+    picture.save(out, fmt)
+    return out.getvalue()
+
+
+def upload(at, data: bytes, name: str = "one.png", mime: str = "image/png"):
+    at.file_uploader(key="own_upload").set_value((name, data, mime)).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_without_an_upload_the_page_says_what_to_do(open_app):
+    pretrained(epochs=3)
+    at = open_app("own_image", epochs=3)
+    assert any("No picture yet" in i.value for i in at.info)
+
+
+def test_an_upload_is_converted_encoded_and_placed_on_the_scatter(open_app):
+    pretrained(epochs=3)
+    at = upload(open_app("own_image", epochs=3), drawing())
+    assert len(images(at)) == 2  # what was sent, and as the model sees it beside its reconstruction
+    numbers = {m.label: float(m.value.split()[0]) for m in at.metric}
+    assert numbers["ELBO of your image"] < 0
+    assert numbers["ELBO of your image"] == pytest.approx(
+        numbers["Reconstruction"] - numbers["KL(q(z|x) ‖ p(z))"], abs=0.02
+    )
+    marker = plotly_specs(at)["own_scatter"]["data"][1]
+    assert marker["name"] == "sliders" and len(array(marker["x"])) == 1
+    before = marker["x"]
+    upload(at, drawing("JPEG"), "one.jpg", "image/jpeg")
+    assert plotly_specs(at)["own_scatter"]["data"][1]["x"] != before or not at.error
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"not an image", "not a readable PNG or JPEG"), (b"", "empty"), (b"0" * (3 * 2**20), "limit is 2 MB")],
+)
+def test_a_bad_file_gets_a_clear_message(open_app, data, message):
+    pretrained(epochs=3)
+    at = upload(open_app("own_image", epochs=3), data, "bad.png")
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert "own_scatter" not in plotly_specs(at)
+
+
+def test_more_than_two_dimensions_use_chosen_dims_or_pca(open_app):
+    pretrained(latent_dim=4, epochs=3)
+    at = upload(open_app("own_image", latent_dim=4, epochs=3), drawing())
+    at.selectbox(key="own_dim_b").set_value(3).run()
+    assert plotly_specs(at)["own_scatter"]["layout"]["yaxis"]["title"]["text"] == "z4"
+    at.radio(key="own_view").set_value("PCA").run()
+    assert plotly_specs(at)["own_scatter"]["layout"]["xaxis"]["title"]["text"] == "PCA 1"
+
+
+def test_point_datasets_are_sent_elsewhere(open_app):
+    at = open_app("own_image", dataset="two-moons")
+    assert "image datasets" in at.info[0].value
