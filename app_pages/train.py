@@ -13,7 +13,8 @@ from vae_core.export import codes_csv, epochs_csv, model_bytes, model_file_name
 from vae_core.figures import data_space_figure, kl_bars, latent_scatter, prior_samples, training_curves
 from vae_core.jobs import JobSnapshot, describe
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.5  # progress, metrics and curves
+MODEL_POLL_SECONDS = 2.0  # reconstructions and the scatter: heavier, and slower to change
 N_SHOWN = 10  # test images in the originals-vs-reconstructions grid
 
 config = st.session_state.run_config
@@ -47,7 +48,6 @@ def status_text(snap: JobSnapshot) -> str:
 
 def progress_view(polling: bool) -> None:
     snap = job.snapshot() if job is not None else JobSnapshot.from_trained(trained)
-    model = job.live_model() if job is not None else trained.model
     if polling and not snap.running:
         st.rerun()  # the run just ended: redraw the whole page once, without polling
     st.progress(snap.progress, text=status_text(snap))
@@ -65,22 +65,26 @@ def progress_view(polling: bool) -> None:
         cols[4].metric("Training time", f"{snap.seconds:.1f} s")
     if snap.steps:
         chart_ui(training_curves(snap.steps, snap.epochs), key="curves")
-    left, right = st.columns(2)
-    with left:
-        if snap.epochs:
-            last = snap.epochs[-1]
-            chart_ui(kl_bars(last.kl_per_dim, last.active_units), key="kl_bars")
-            dead = config.model.latent_dim - last.active_units
-            if dead:
-                st.warning(
-                    f"⚠️ Posterior collapse in {dead} of {config.model.latent_dim} latent dimensions: "
-                    "there q(z|x) equals the prior for every x, so those units carry no information."
-                )
-    with right:
-        if model is not None:
-            model_views_ui(model)
-        else:
-            st.caption("Reconstructions appear after the first half second of training.")
+    if snap.epochs:
+        last = snap.epochs[-1]
+        chart_ui(kl_bars(last.kl_per_dim, last.active_units), key="kl_bars")
+        dead = config.model.latent_dim - last.active_units
+        if dead:
+            st.warning(
+                f"⚠️ Posterior collapse in {dead} of {config.model.latent_dim} latent dimensions: "
+                "there q(z|x) equals the prior for every x, so those units carry no information."
+            )
+
+
+def model_view() -> None:
+    """Reconstructions and the latent scatter, in a fragment of their own that polls less often:
+    redrawing them every half second held the server's one Python thread long enough to slow a
+    slider in another tab (bench/app_latency.py)."""
+    model = job.live_model() if job is not None else trained.model
+    if model is not None:
+        model_views_ui(model)
+    else:
+        st.caption("Reconstructions appear after the first half second of training.")
 
 
 def model_views_ui(model) -> None:
@@ -131,5 +135,6 @@ if job is None and trained is None:
     cached_models_ui(config)
 else:
     st.fragment(run_every=POLL_SECONDS if running else None)(progress_view)(running)
+    st.fragment(run_every=MODEL_POLL_SECONDS if running else None)(model_view)()
     if cached and not running:
         export_ui()

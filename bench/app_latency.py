@@ -11,6 +11,7 @@ A benchmark, not a test: it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -62,16 +63,22 @@ def summary(name: str, seconds: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=25)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     folder = Path(tempfile.mkdtemp(prefix="vae-lab-bench-"))
     get_or_train(make_config("digits"), root=folder / "models")  # the model the slider decodes
-    proc, url = start_server(folder / "models", folder / "streamlit.log")
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        launched = time.perf_counter()  # `streamlit run` -> the first page drawn and idle
+        proc, url = start_server(folder / "models", folder / "streamlit.log")
+        try:
             viewer = browser.new_page(viewport={"width": 1400, "height": 1000})
+            viewer.goto(url)
+            viewer.wait_for_selector("h1")
+            viewer.wait_for_selector(IDLE)
+            first_render = time.perf_counter() - launched
             viewer.goto(f"{url}/latent")
             viewer.wait_for_selector(".st-key-decoded img")
             viewer.wait_for_selector(IDLE)
@@ -95,9 +102,10 @@ def main() -> None:
             background = slider_latencies(viewer, args.moves)
             trainer.get_by_role("link", name="Train", exact=True).click()
             trainer.get_by_role("button", name="Stop").click()
+        finally:
+            stop_server(proc)
             browser.close()
-    finally:
-        stop_server(proc)
+    print(f"streamlit run -> first page rendered: {first_render:.2f} s")
     print(summary("slider -> decoded image, idle server", idle))
     print(summary("slider -> decoded image, while a run trains (its tab polling)", busy))
     print(summary("slider -> decoded image, while a run trains (no tab polling it)", background))
@@ -106,6 +114,23 @@ def main() -> None:
         f"{pad['frame-ms']} ms (timer resolution 0.1 ms); warm benchmark {pad['bench-decode-ms']} ms per decode"
     )
     print(f"Start -> first curve point: {1000 * first_point:.0f} ms")
+    if args.json:
+        ms = {name: [1000 * s for s in v] for name, v in (("idle", idle), ("busy", busy), ("bg", background))}
+        print(
+            json.dumps(
+                {
+                    "first_render_seconds": first_render,
+                    "slider_ms_median": statistics.median(ms["idle"]),
+                    "slider_ms_p95": statistics.quantiles(ms["idle"], n=20)[-1],
+                    "slider_ms_max": max(ms["idle"]),
+                    "slider_ms_median_training": statistics.median(ms["busy"]),
+                    "slider_ms_p95_training": statistics.quantiles(ms["busy"], n=20)[-1],
+                    "slider_ms_median_training_background": statistics.median(ms["bg"]),
+                    "start_to_first_curve_seconds": first_point,
+                    "pad_decode_ms": float(pad["bench-decode-ms"] or "nan"),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -94,14 +94,18 @@ def reference_run(x_train: torch.Tensor, x_test: torch.Tensor, epochs: int) -> t
         model.train()
         for (x,) in loader:
             optimizer.zero_grad()
-            loss = reference_loss(*model(x), x)
+            recon, mu, logvar = model(x)
+            loss = reference_loss(recon, x, mu, logvar)
             loss.backward()
             loss.item()
             optimizer.step()
     seconds = time.perf_counter() - t0
     model.eval()
     with torch.no_grad():
-        test = sum(reference_loss(*model(xb), xb).item() for xb in x_test.split(1000)) / len(x_test)
+        test = 0.0
+        for xb in x_test.split(1000):
+            recon, mu, logvar = model(xb)
+            test += reference_loss(recon, xb, mu, logvar).item() / len(x_test)
     return seconds, test
 
 
