@@ -13,6 +13,7 @@ from vae_core.cache import cached_configs, config_key, entry_dir
 from vae_core.config import DEFAULT_DATASET, ModelConfig, TrainConfig
 from vae_core.data import Dataset, available, fixed_binarization, load_dataset
 from vae_core.download import missing_message
+from vae_core.evaluate import encode_dataset
 from vae_core.figures import tile
 from vae_core.jobs import JobRegistry, describe
 
@@ -355,3 +356,9 @@ def chart_ui(fig, key: str, **kwargs):
     if st.session_state.get("presenter"):
         fig.update_layout(font_size=18)
     return st.plotly_chart(fig, key=key, config=config, **kwargs)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def test_codes(mid: str, _model, _x) -> np.ndarray:
+    """The test set's posterior means, (N, D), cached per model id ``mid``."""
+    return encode_dataset(_model, _x)[0].numpy()

@@ -6,10 +6,9 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-from app_pages.common import dataset, images_ui, registry, test_set
+from app_pages.common import dataset, images_ui, registry, test_codes, test_set
 from vae_core import RunConfig, TrainedModel
 from vae_core.cache import cached_configs
-from vae_core.evaluate import encode_dataset
 from vae_core.figures import compare_curves, data_space_figure, latent_scatter, prior_samples, project, traversals
 from vae_core.jobs import describe
 
@@ -69,7 +68,7 @@ def model_or_offer_ui(c: RunConfig, side: str) -> TrainedModel | None:
 @st.cache_data(show_spinner=False, max_entries=16)
 def codes_2d(key: str, _trained: TrainedModel, _x) -> np.ndarray:
     """Test codes in 2-D: the latent itself, or a PCA of it (1-D: z against the label)."""
-    mu = encode_dataset(_trained.model, _x)[0].numpy()
+    mu = test_codes(key, _trained.model, _x)
     if mu.shape[1] == 2:
         return mu
     return project(mu, "PCA")[1] if mu.shape[1] > 2 else np.c_[mu[:, 0], np.zeros(len(mu))]

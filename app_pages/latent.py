@@ -5,9 +5,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.common import images_ui, model_id, model_or_stop_ui, test_set, write_url
+from app_pages.common import images_ui, model_id, model_or_stop_ui, test_codes, test_set, write_url
 from app_pages.latent_pad import latent_pad_ui
-from vae_core.evaluate import encode_dataset
 from vae_core.figures import data_space_figure, decode_at, interpolate, latent_scatter, manifold, prior_samples, project
 
 config = st.session_state.run_config
@@ -18,17 +17,12 @@ model, mid = trained.model, model_id(trained)
 x, y = test_set(config.dataset, config.train.binarize)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def codes(mid: str, _model, _x) -> np.ndarray:
-    return encode_dataset(_model, _x)[0].numpy()  # (N, D) posterior means
-
-
 @st.cache_data(show_spinner="Projecting the codes to 2-D…", max_entries=16)
 def projection(mid: str, method: str, _mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return project(_mu, method)
 
 
-mu = codes(mid, model, x)
+mu = test_codes(mid, model, x)
 dims, base = [0, 1][: min(D, 2)], torch.zeros(D)
 if D > 2:
     a, b, c = st.columns(3)

@@ -10,8 +10,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_set
-from vae_core.evaluate import encode_dataset
+from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_codes, test_set
 from vae_core.figures import latent_scatter, pca_with
 from vae_core.images import MAX_BYTES, ImageError, to_dataset_image
 from vae_core.objectives import elbo_terms
@@ -31,11 +30,6 @@ st.markdown(
 trained = model_or_stop_ui(config)
 model, mid = trained.model, model_id(trained)
 x, y = test_set(config.dataset, config.train.binarize)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def codes(mid: str, _model, _x) -> np.ndarray:
-    return encode_dataset(_model, _x)[0].numpy()  # (N, D) posterior means
 
 
 upload = st.file_uploader(
@@ -73,7 +67,7 @@ with right, st.container(key="own_numbers", horizontal=True):
         "Grey pixels count as the average over their binarizations."
     )
 
-mu = codes(mid, model, x)
+mu = test_codes(mid, model, x)
 if D == 1:
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(y))
     sx, sy, point, titles = mu[:, 0], y + jitter, (mu_own[0], -1.0), ("z1", "label (jittered); ✕ your image")
