@@ -96,6 +96,30 @@ def checkpoint_epochs(epochs: int) -> list[int]:
     return sorted({0, 1, epochs // 8, epochs // 4, epochs // 2, 3 * epochs // 4, epochs})
 
 
+@dataclass
+class _Run:
+    """What every step of one run shares."""
+
+    model: VAE
+    optimizer: torch.optim.Optimizer
+    config: TrainConfig
+    generator: torch.Generator
+    batch: int
+    steps_per_epoch: int
+    result: TrainResult
+    on_step: Callable[[StepInfo], None] | None
+    stop_event: threading.Event | None
+
+    @property
+    def total(self) -> int:
+        return self.steps_per_epoch * self.config.epochs
+
+    def beta(self, step: int) -> float:
+        """beta, rising linearly from 0 over the warm-up epochs (if any)."""
+        warmup_steps = self.config.warmup_epochs * self.steps_per_epoch
+        return self.config.beta * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else self.config.beta
+
+
 def train(
     model: VAE,
     data: Dataset,
@@ -106,61 +130,33 @@ def train(
     stop_event: threading.Event | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch."""
-    g = torch.Generator().manual_seed(config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel, not ~10
-    x_train = data.x_train
+    batch = min(config.batch_size, len(data.x_train))
+    run = _Run(
+        model,
+        torch.optim.Adam(model.parameters(), lr=config.lr, fused=True),  # one kernel, not ~10
+        config,
+        torch.Generator().manual_seed(config.seed),
+        batch,
+        len(data.x_train) // batch,  # drop the ragged last batch: every step sees `batch` examples
+        TrainResult(model, "completed", f"trained {config.epochs} epochs"),
+        on_step,
+        stop_event,
+    )
+    result = run.result
     x_test = fixed_binarization(data.x_test) if config.binarize else data.x_test
-    n = len(x_train)
-    batch = min(config.batch_size, n)
-    steps_per_epoch = n // batch  # drop the ragged last batch: every step sees `batch` examples
-    total = steps_per_epoch * config.epochs
-    warmup_steps = config.warmup_epochs * steps_per_epoch
-    result = TrainResult(model, "completed", f"trained {config.epochs} epochs")
-    good_state = copy.deepcopy(model.state_dict())
+    good_state = result.checkpoints[0] = copy.deepcopy(model.state_dict())
     keep = set(checkpoint_epochs(config.epochs))
-    result.checkpoints[0] = good_state
     start = time.perf_counter()
-    step = 0
     for epoch in range(config.epochs):
-        model.train()
-        order = torch.randperm(n, generator=g)
-        sums = torch.zeros(2)
-        for i in range(steps_per_epoch):
-            if stop_event is not None and stop_event.is_set():
-                result.status, result.reason = "stopped", f"stopped at step {step} of {total}"
-                break
-            x = x_train[order[i * batch : (i + 1) * batch]]
-            if config.binarize:
-                x = binarize(x, g)
-            beta = config.beta * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else config.beta
-            terms = elbo_terms(model, x, kl=config.kl, n_samples=config.kl_samples, generator=g)
-            loss = terms.loss(beta)
-            values = torch.stack([terms.recon.mean(), terms.kl.mean(), loss]).detach()
-            if not torch.isfinite(values).all():
-                model.load_state_dict(good_state)
+        sums = _run_epoch(run, data.x_train, epoch)
+        if result.status == "completed":
+            info = _end_of_epoch(model, x_test, sums / run.steps_per_epoch, epoch + 1, len(result.steps), start, config)
+            if not math.isfinite(info.test_elbo):
                 result.status = "diverged"
-                result.reason = (
-                    f"the loss became {values[2].item()} at step {step} (epoch {epoch + 1}); "
-                    f"the weights are those from the end of epoch {epoch}. Try a smaller learning rate."
-                )
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            sums[:2] += values[:2]
-            step += 1
-            recon, kl, loss_value = values.tolist()
-            info = StepInfo(step, epoch, beta, recon, kl, recon - kl, loss_value, total)
-            result.steps.append(info)
-            if on_step is not None:
-                on_step(info)
-        if result.status != "completed":
-            break
-        info = _end_of_epoch(model, x_test, sums / steps_per_epoch, epoch + 1, step, start, config)
-        if not math.isfinite(info.test_elbo):
+                result.reason = f"the test ELBO became {info.test_elbo} after epoch {epoch + 1}; weights restored"
+        if result.status == "diverged":
             model.load_state_dict(good_state)
-            result.status = "diverged"
-            result.reason = f"the test ELBO became {info.test_elbo} after epoch {epoch + 1}; weights restored"
+        if result.status != "completed":
             break
         good_state = copy.deepcopy(model.state_dict())
         if epoch + 1 in keep:
@@ -171,6 +167,44 @@ def train(
     model.eval()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _run_epoch(run: _Run, x_train: torch.Tensor, epoch: int) -> torch.Tensor:
+    """One epoch of optimizer steps; the (recon, kl) sums over its steps. Sets the result's
+    status to "stopped" or "diverged" (the caller restores the weights) and returns early."""
+    model, config, g, result = run.model, run.config, run.generator, run.result
+    model.train()
+    order = torch.randperm(len(x_train), generator=g)
+    sums = torch.zeros(2)
+    for i in range(run.steps_per_epoch):
+        step = len(result.steps)
+        if run.stop_event is not None and run.stop_event.is_set():
+            result.status, result.reason = "stopped", f"stopped at step {step} of {run.total}"
+            break
+        x = x_train[order[i * run.batch : (i + 1) * run.batch]]
+        if config.binarize:
+            x = binarize(x, g)
+        beta = run.beta(step)
+        terms = elbo_terms(model, x, kl=config.kl, n_samples=config.kl_samples, generator=g)
+        loss = terms.loss(beta)
+        values = torch.stack([terms.recon.mean(), terms.kl.mean(), loss]).detach()
+        if not torch.isfinite(values).all():
+            result.status = "diverged"
+            result.reason = (
+                f"the loss became {values[2].item()} at step {step} (epoch {epoch + 1}); "
+                f"the weights are those from the end of epoch {epoch}. Try a smaller learning rate."
+            )
+            break
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        sums += values[:2]
+        recon, kl, loss_value = values.tolist()
+        info = StepInfo(step + 1, epoch, beta, recon, kl, recon - kl, loss_value, run.total)
+        result.steps.append(info)
+        if run.on_step is not None:
+            run.on_step(info)
+    return sums
 
 
 def _end_of_epoch(
