@@ -1,6 +1,6 @@
 """Starting a real Streamlit server and finding the system Chromium (tests and bench share these).
 
-Chromium comes from Debian (``/usr/bin/chromium``); ``playwright install`` is never run. Without
+Chromium comes from Debian (``/usr/bin/chromium``); Playwright's own browser download is never used. Without
 it the tests skip with the reason, unless VAE_LAB_REQUIRE_BROWSER=1 (CI), where they fail.
 """
 

@@ -1,7 +1,7 @@
 """Browser-test fixtures: a server on a free port with a private cache, and the system Chromium.
 
 Without Chromium the tests skip with the reason, unless VAE_LAB_REQUIRE_BROWSER=1 (CI), where
-they fail. ``playwright install`` is never run.
+they fail. Playwright's own browser download is never used.
 """
 
 from __future__ import annotations
