@@ -31,7 +31,7 @@ from vae_core.data import Dataset, load_dataset
 from vae_core.model import VAE, build_model
 from vae_core.train import EpochInfo, StepInfo, train
 
-CACHE_VERSION = 2  # 2: entries keep checkpoints
+CACHE_VERSION = 3  # 2: entries keep checkpoints; 3: the hand-written (bf16) training step
 MODEL_FORMAT = "vae-latent-lab/model/1"
 ENTRY_FILES = ("config.json", "weights.pt", "checkpoints.pt", "history.json", "metrics.json")
 

@@ -23,6 +23,7 @@ import torch
 from vae_core.config import TrainConfig
 from vae_core.data import Dataset, binarize, fixed_binarization
 from vae_core.evaluate import dataset_terms
+from vae_core.fast_step import FastStep, supported
 from vae_core.model import VAE
 from vae_core.objectives import elbo_terms
 
@@ -41,6 +42,7 @@ class StepInfo:
     elbo: float
     loss: float
     total_steps: int
+    lr: float = 0.0  # the learning rate this step used
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class TrainResult:
     seconds: float = 0.0
     # Weights at a few epochs (0 = the initial weights), for views of how training went.
     checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    # How the steps ran: "fp32" or "bf16" GEMMs in the hand-written step, or "autograd".
+    step_kind: str = "autograd"
 
     def history(self) -> dict[str, list[dict[str, float]]]:
         """Plain data for JSON: per-epoch rows and per-step rows."""
@@ -88,6 +92,7 @@ class TrainResult:
             "test_kl": last.test_kl if last else math.nan,
             "test_elbo": last.test_elbo if last else math.nan,
             "active_units": last.active_units if last else 0,
+            "step_kind": self.step_kind,
         }
 
 
@@ -109,10 +114,22 @@ class _Run:
     result: TrainResult
     on_step: Callable[[StepInfo], None] | None
     stop_event: threading.Event | None
+    fast: FastStep | None  # the hand-written step where it covers the model, else autograd
 
     @property
     def total(self) -> int:
         return self.steps_per_epoch * self.config.epochs
+
+    def lr(self, step: int) -> float:
+        """The learning rate of a 0-based step: warm-up, then constant or a half cosine to 0."""
+        c = self.config
+        warmup = c.lr_warmup_epochs * self.steps_per_epoch
+        if step < warmup:
+            return c.lr * (step + 1) / warmup
+        if c.lr_schedule == "cosine":
+            progress = (step - warmup) / max(1.0, self.total - warmup)
+            return c.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return c.lr
 
     def beta(self, step: int) -> float:
         """beta, rising linearly from 0 over the warm-up epochs (if any)."""
@@ -133,7 +150,8 @@ def train(
     batch = min(config.batch_size, len(data.x_train))
     run = _Run(
         model,
-        torch.optim.Adam(model.parameters(), lr=config.lr, fused=True),  # one kernel, not ~10
+        # fused: one kernel for all parameters, not ~10 per parameter
+        torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, config.adam_beta2), fused=True),
         config,
         torch.Generator().manual_seed(config.seed),
         batch,
@@ -141,8 +159,10 @@ def train(
         TrainResult(model, "completed", f"trained {config.epochs} epochs"),
         on_step,
         stop_event,
+        FastStep(model, config.precision) if supported(model, config.kl, config.kl_samples) else None,
     )
     result = run.result
+    result.step_kind = run.fast.precision if run.fast is not None else "autograd"
     x_test = fixed_binarization(data.x_test) if config.binarize else data.x_test
     good_state = result.checkpoints[0] = copy.deepcopy(model.state_dict())
     keep = set(checkpoint_epochs(config.epochs))
@@ -185,9 +205,13 @@ def _run_epoch(run: _Run, x_train: torch.Tensor, epoch: int) -> torch.Tensor:
         if config.binarize:
             x = binarize(x, g)
         beta = run.beta(step)
-        terms = elbo_terms(model, x, kl=config.kl, n_samples=config.kl_samples, generator=g)
-        loss = terms.loss(beta)
-        values = torch.stack([terms.recon.mean(), terms.kl.mean(), loss]).detach()
+        if run.fast is not None:
+            eps = torch.randn((len(x), model.latent_dim), generator=g)
+            values = run.fast(x, beta, eps)  # (recon, kl, loss); the .grads are set
+        else:
+            terms = elbo_terms(model, x, kl=config.kl, n_samples=config.kl_samples, generator=g)
+            loss = terms.loss(beta)
+            values = torch.stack([terms.recon.mean(), terms.kl.mean(), loss]).detach()
         if not torch.isfinite(values).all():
             result.status = "diverged"
             result.reason = (
@@ -195,12 +219,15 @@ def _run_epoch(run: _Run, x_train: torch.Tensor, epoch: int) -> torch.Tensor:
                 f"the weights are those from the end of epoch {epoch}. Try a smaller learning rate."
             )
             break
-        run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if run.fast is None:
+            run.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        for group in run.optimizer.param_groups:
+            group["lr"] = run.lr(step)
         run.optimizer.step()
         sums += values[:2]
         recon, kl, loss_value = values.tolist()
-        info = StepInfo(step + 1, epoch, beta, recon, kl, recon - kl, loss_value, run.total)
+        info = StepInfo(step + 1, epoch, beta, recon, kl, recon - kl, loss_value, run.total, run.lr(step))
         result.steps.append(info)
         if run.on_step is not None:
             run.on_step(info)
