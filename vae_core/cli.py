@@ -26,6 +26,7 @@ from vae_core.config import DATASETS, RunConfig, make_config
 from vae_core.data import Dataset, available, fixed_binarization, load_dataset
 from vae_core.download import MIRRORS, DatasetError, dataset_dir
 from vae_core.evaluate import Evaluation, evaluate
+from vae_core.fast_step import step_kind
 from vae_core.train import EpochInfo, StepInfo
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
@@ -106,7 +107,14 @@ def _add_config_flags(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--epochs", type=int, help="epochs (default per dataset)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default per dataset)")
-    p.add_argument("--batch-size", type=int, help="minibatch size (default 128)")
+    p.add_argument("--batch-size", type=int, help="minibatch size (default per dataset)")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], help="learning-rate schedule (default per dataset)")
+    p.add_argument("--lr-warmup", type=float, help="epochs of linear learning-rate warm-up (default per dataset)")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        help="GEMM arithmetic of the training step (default auto: bf16 on CPUs with AMX, else fp32)",
+    )
     p.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 400 or 512,256 (default per dataset)")
     p.add_argument("--kl", choices=["analytic", "mc"], help="KL estimator in training (default analytic)")
     p.add_argument("--warmup", type=float, help="KL warm-up epochs (default 0)")
@@ -125,6 +133,9 @@ _FLAG_FIELDS = {
     "hidden": "hidden",
     "kl": "kl",
     "warmup": "warmup_epochs",
+    "lr_schedule": "lr_schedule",
+    "lr_warmup": "lr_warmup_epochs",
+    "precision": "precision",
 }
 
 
@@ -163,8 +174,10 @@ def _get_or_train(config: RunConfig, args: argparse.Namespace) -> cache.TrainedM
         print(f"from the cache: {cached.path}", file=sys.stderr)
         return cached
     data = _load(config.dataset, args)
+    t = config.train
     print(
-        f"training {config.dataset}, latent {config.model.latent_dim}, beta {config.train.beta} ...",
+        f"training {config.dataset}, latent {config.model.latent_dim}, beta {t.beta}; "
+        f"batch {t.batch_size}, {t.lr_schedule} lr {t.lr:g}, {step_kind(config)} step ...",
         file=sys.stderr,
     )
     stop = threading.Event()

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vae_core.config import Precision
+from vae_core.config import Precision, RunConfig
 from vae_core.model import VAE
 
 
@@ -51,6 +51,14 @@ def supported(model: VAE, kl: str, n_samples: int) -> bool:
         and n_samples == 1
         and all(isinstance(m, nn.Linear | nn.ReLU) for m in [*model.encoder, *model.decoder])
     )
+
+
+def step_kind(config: RunConfig) -> str:
+    """How the trainer will run this config's steps: "bf16" or "fp32" (hand-written), or "autograd"."""
+    t = config.train
+    if config.model.likelihood == "bernoulli" and t.kl == "analytic" and t.kl_samples == 1:
+        return resolve_precision(t.precision)
+    return "autograd"
 
 
 class FastStep:

@@ -39,6 +39,17 @@ def test_train_then_evaluate_a_model_file(tmp_path):
     assert ev["quadrature_error"] < 1e-2
 
 
+def test_optimiser_and_precision_flags_reach_the_config_and_the_trainer(tmp_path):
+    flags = ["--epochs", "2", "--lr-schedule", "cosine", "--lr-warmup", "0.5", "--precision", "fp32"]
+    out = run_cli("train", "--dataset", "digits", *flags, "--json", cache=tmp_path)
+    assert out.returncode == 0, out.stderr
+    trained = json.loads(out.stdout)
+    train = trained["config"]["train"]
+    assert (train["lr_schedule"], train["lr_warmup_epochs"], train["precision"]) == ("cosine", 0.5, "fp32")
+    assert trained["metrics"]["step_kind"] == "fp32"
+    assert "cosine lr 0.001, fp32 step" in out.stderr
+
+
 def test_evaluate_with_flags_reuses_the_cached_model_and_prints_a_table(tmp_path):
     flags = ["--dataset", "two-moons", "--epochs", "5"]
     assert run_cli("train", *flags, cache=tmp_path).returncode == 0
