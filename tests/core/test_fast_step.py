@@ -92,7 +92,10 @@ def test_supported_only_where_the_closed_form_holds() -> None:
     assert not supported(gaussian, "analytic", 1)
 
 
-def test_auto_precision_follows_the_hardware() -> None:
-    assert resolve_precision("auto") == ("bf16" if bf16_is_fast() else "fp32")
-    assert resolve_precision("fp32") == "fp32"
-    assert resolve_precision("bf16") == "bf16"
+def test_auto_precision_follows_the_hardware_and_the_model_size() -> None:
+    mnist, digits = make_config("mnist").model, make_config("digits").model
+    assert resolve_precision("auto", mnist) == ("bf16" if bf16_is_fast() else "fp32")
+    assert resolve_precision("auto", digits) == "fp32"  # 256x256 layers: bf16 does not pay
+    for model in (mnist, digits):
+        assert resolve_precision("fp32", model) == "fp32"
+        assert resolve_precision("bf16", model) == "bf16"
