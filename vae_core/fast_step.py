@@ -1,12 +1,13 @@
-"""The training step of the MLP VAE with a Bernoulli decoder, forward and backward by hand.
+"""The training step of the MLP VAE (analytic KL, one z per example), forward and backward by hand.
 
 Autograd runs ~40 small operators per step for this model, and on two CPU cores their
 dispatch and elementwise passes cost about as much as the GEMMs (bench/README.md). The
 gradient of the beta-weighted negative ELBO has a short closed form, so one forward pass
 and one backward pass of GEMMs plus a few fused elementwise passes do the whole step:
 
-    loss = 1/B sum_b [ BCE(l_b, x_b) + beta * KL_b ],   l = logits of p(x|z),  z = mu + sigma * eps
-    d loss / d l        = (sigmoid(l) - x) / B
+    loss = 1/B sum_b [ -log p(x_b|z_b) + beta * KL_b ],   z = mu + sigma * eps
+    d loss / d l        = (sigmoid(l) - x) / B              (Bernoulli with logits l)
+                        = -(x - l) / std^2 / B              (Normal with mean l)
     d loss / d mu       = (d loss / d z) + beta * mu / B
     d loss / d logvar   = (d loss / d z) * eps * sigma / 2 + beta * (sigma^2 - 1) / (2B)
 
@@ -31,6 +32,7 @@ from torch import nn
 
 from vae_core.config import ModelConfig, Precision, RunConfig
 from vae_core.model import VAE
+from vae_core.objectives import LOG_2PI
 
 
 def bf16_is_fast() -> bool:
@@ -57,8 +59,7 @@ def resolve_precision(precision: Precision, model: ModelConfig) -> Literal["fp32
 def supported(model: VAE, kl: str, n_samples: int) -> bool:
     """Whether the hand-written step covers this model and objective (else use autograd)."""
     return (
-        model.config.likelihood == "bernoulli"
-        and kl == "analytic"
+        kl == "analytic"
         and n_samples == 1
         and all(isinstance(m, nn.Linear | nn.ReLU) for m in [*model.encoder, *model.decoder])
     )
@@ -67,7 +68,7 @@ def supported(model: VAE, kl: str, n_samples: int) -> bool:
 def step_kind(config: RunConfig) -> str:
     """How the trainer will run this config's steps: "bf16" or "fp32" (hand-written), or "autograd"."""
     t = config.train
-    if config.model.likelihood == "bernoulli" and t.kl == "analytic" and t.kl_samples == 1:
+    if t.kl == "analytic" and t.kl_samples == 1:
         return resolve_precision(t.precision, config.model)
     return "autograd"
 
@@ -80,7 +81,7 @@ class FastStep:
         self.dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         self.encoder = [m for m in model.encoder if isinstance(m, nn.Linear)]
         self.decoder = [m for m in model.decoder if isinstance(m, nn.Linear)]
-        self.latent_dim = model.latent_dim
+        self.model = model
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, beta: float, eps: torch.Tensor) -> torch.Tensor:
@@ -98,26 +99,53 @@ class FastStep:
         z = torch.addcmul(mu, std, eps)
         logits, dec_inputs = _forward(self.decoder, dec_w, z.to(dt), bias_last=False)
         logits = torch.add(logits, self.decoder[-1].bias)  # the bias and the cast to fp32 in one pass
-        # -log p(x|z) = sum_j softplus(l_j) - x . l = (1 - x) . l - sum_j log sigmoid(l_j), as
-        # Bernoulli.log_prob; log of a sigmoid below ~1e-38 (a logit below ~-87) is -inf, and
-        # then the stable softplus is used instead.
-        probs = torch.sigmoid(logits)
-        log_norm = logits.sum() - probs.log().sum()
-        if not torch.isfinite(log_norm):
-            log_norm = F.softplus(logits).sum()
-        nll = (log_norm - torch.dot(x.reshape(-1), logits.view(-1))) / batch
+        if self.model.config.likelihood == "bernoulli":
+            nll, grad = _bernoulli(logits, x, dt)
+        else:
+            nll, grad = _gaussian(self.model, logits, x, dt)
         var = std.square()
         kl = 0.5 * (mu.square() + var - 1.0 - logvar).sum() / batch
         terms = torch.stack([-nll, kl, nll + beta * kl])
 
-        # d loss / d logits = (sigmoid(l) - x) / B, written straight into the GEMMs' dtype
-        grad = torch.sub(probs, x, out=torch.empty_like(probs, dtype=dt)).mul_(1.0 / batch)
         grad_z = _backward(self.decoder, dec_w, dec_inputs, grad)
         scale = beta / batch
         grad_mu = grad_z + scale * mu
         grad_logvar = grad_z * eps * (0.5 * std) + (0.5 * scale) * (var - 1.0)
         _backward(self.encoder, enc_w, enc_inputs, torch.cat([grad_mu, grad_logvar], dim=1), need_input_grad=False)
         return terms
+
+
+def _bernoulli(logits: torch.Tensor, x: torch.Tensor, dt: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """-log p(x|z) as a batch mean, and its gradient w.r.t. the logits in the GEMMs' dtype.
+
+    -log p(x|z) = sum_j softplus(l_j) - x . l = (1 - x) . l - sum_j log sigmoid(l_j), as
+    Bernoulli.log_prob; the log of a sigmoid below ~1e-38 (a logit below ~-87) is -inf, and then
+    the stable softplus is used instead.
+    """
+    batch = len(x)
+    probs = torch.sigmoid(logits)
+    log_norm = logits.sum() - probs.log().sum()
+    if not torch.isfinite(log_norm):
+        log_norm = F.softplus(logits).sum()
+    nll = (log_norm - torch.dot(x.reshape(-1), logits.view(-1))) / batch
+    # d/dl = (sigmoid(l) - x) / B, written straight into the GEMMs' dtype
+    return nll, torch.sub(probs, x, out=torch.empty_like(probs, dtype=dt)).mul_(1.0 / batch)
+
+
+def _gaussian(model: VAE, mean: torch.Tensor, x: torch.Tensor, dt: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same for a Normal(mean, std) decoder; a learned log_std gets its .grad here.
+
+    -log p(x|z) = sum_j [ r_j^2 / 2 + log std_j + log(2 pi) / 2 ],  r = (x - mean) / std
+    d/d mean = -r / std;   d/d log_std_j = 1 - r_j^2 (zero where the 1e-3 floor holds std)
+    """
+    batch, width = x.shape
+    std = model.decoder_std()
+    r = (x - mean) / std
+    nll = 0.5 * r.square().sum() / batch + std.log().sum() + 0.5 * width * LOG_2PI
+    if model.config.decoder_std is None:
+        free = (model.log_std.exp() >= 1e-3).float()
+        model.log_std.grad = (1.0 - r.square().mean(0)) * free
+    return nll, r.div_(std).mul_(-1.0 / batch).to(dt)
 
 
 def _forward(

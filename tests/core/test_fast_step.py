@@ -83,13 +83,32 @@ def test_saturated_logits_give_the_exact_loss(bias: float) -> None:
         torch.testing.assert_close(got[name], want[name], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("decoder_std", [0.1, None])  # fixed, and learned per x dimension
+def test_gaussian_decoder_step_equals_autograd(decoder_std: float | None) -> None:
+    config = make_config("two-moons", decoder_std=decoder_std, hidden=(16, 16))
+    model = build_model(config.model, seed=3)
+    if decoder_std is None:
+        with torch.no_grad():  # one std on the 1e-3 floor, where the gradient must be 0
+            model.log_std.copy_(torch.tensor([-0.3, -8.0]))
+    x = torch.randn(40, 2, generator=torch.Generator().manual_seed(1))
+    eps = torch.randn(40, 2, generator=torch.Generator().manual_seed(2))
+    want_terms, want = autograd_step(model, x, 1.0, eps)
+    terms, got = fast_step(model, x, 1.0, eps, "fp32")
+    torch.testing.assert_close(terms, want_terms, rtol=1e-5, atol=1e-4)
+    assert set(got) == set(want)
+    for name in want:  # relative in norm: the std on the floor makes some gradients ~1e6
+        err = (got[name] - want[name]).norm() / want[name].norm().clamp_min(1e-12)
+        assert err < 1e-5, (name, float(err))
+    if decoder_std is None:
+        assert got["log_std"][1] == 0 and got["log_std"][0] != 0
+
+
 def test_supported_only_where_the_closed_form_holds() -> None:
     bernoulli = build_model(make_config("digits").model, 0)
     gaussian = build_model(make_config("two-moons").model, 0)
-    assert supported(bernoulli, "analytic", 1)
+    assert supported(bernoulli, "analytic", 1) and supported(gaussian, "analytic", 1)
     assert not supported(bernoulli, "mc", 1)
     assert not supported(bernoulli, "analytic", 2)
-    assert not supported(gaussian, "analytic", 1)
 
 
 def test_auto_precision_follows_the_hardware_and_the_model_size() -> None:
