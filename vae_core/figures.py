@@ -8,6 +8,7 @@ All numbers are nats per example. Images are the decoder's mean E[x|z] (pixel pr
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -193,43 +194,79 @@ def as_columns(items: Sequence[Any]) -> dict[str, list[Any]]:
 NATS = "%{y:.3f} nats"
 
 
-def training_curves(steps: Sequence[Any], epochs: Sequence[Any], *, max_points: int = 1500) -> go.Figure:
+CURVE_TITLES = ("Reconstruction  E_q[log p(x|z)]", "KL(q(z|x) ‖ p(z))", "ELBO")
+MARKED_EPOCHS = 60  # up to this many epoch points get markers; beyond, styling each marker costs the browser
+
+
+def training_curves(steps: Sequence[Any], epochs: Sequence[Any], *, max_points: int = 1000) -> go.Figure:
     """Reconstruction term, KL (raw and beta-weighted) and ELBO against the optimizer step:
-    per step (training batches, thinned to ``max_points``) and per epoch (train and test)."""
-    fig = make_subplots(
-        rows=3,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.07,
-        subplot_titles=("Reconstruction  E_q[log p(x|z)]", "KL(q(z|x) ‖ p(z))", "ELBO"),
-    )
-    s, e = as_columns(steps), as_columns(epochs)
-    if s:
-        keep = slice(None, None, max(1, math.ceil(len(s["step"]) / max_points)))
-        x = s["step"][keep]
-        beta_kl = [b * k for b, k in zip(s["beta"], s["kl"], strict=True)][keep]
-        per_step = [(1, "recon", s["recon"][keep]), (2, "KL", s["kl"][keep]), (3, "ELBO", s["elbo"][keep])]
-        for row, name, y in per_step:
-            _line(fig, row, x, y, f"{name} (batch)", PALETTE[0], width=1, opacity=0.6)
-        _line(fig, 2, x, beta_kl, "β·KL (batch, in the loss)", PALETTE[1], width=1, dash="dot", opacity=0.8)
-    if e:
-        x = e["step"]
-        for row, term in ((1, "recon"), (2, "kl"), (3, "elbo")):
-            name = {"recon": "recon", "kl": "KL", "elbo": "ELBO"}[term]
-            _line(fig, row, x, e[f"train_{term}"], f"{name} train (epoch)", PALETTE[2], mode="lines+markers")
-            _line(fig, row, x, e[f"test_{term}"], f"{name} test (epoch)", PALETTE[3], mode="lines+markers")
+    per step (training batches, thinned to at most ``max_points``) and per epoch (train and test).
+
+    Redrawn every second while a run trains, so it is built cheaply: only the kept steps are
+    read, traces are plain dicts over one cached subplot layout, and the thinning keeps every
+    ``2**j``-th step, so a live curve's points stay put and only halve now and then.
+    """
+    kept = _thinned(steps, max_points)
+    traces = []
+    if kept:
+        x = _column(kept, "step", int)
+        kl = _column(kept, "kl")
+        for row, (name, y) in enumerate(
+            (("recon", _column(kept, "recon")), ("KL", kl), ("ELBO", _column(kept, "elbo"))), 1
+        ):
+            traces.append(_line(row, x, y, f"{name} (batch)", PALETTE[0], width=1, opacity=0.6))
+        beta_kl = _column(kept, "beta") * kl
+        traces.append(_line(2, x, beta_kl, "β·KL (batch, in the loss)", PALETTE[1], width=1, dash="dot", opacity=0.8))
+    if epochs:
+        x = _column(epochs, "step", int)
+        mode = "lines+markers" if len(epochs) <= MARKED_EPOCHS else "lines"
+        for row, (term, name) in enumerate((("recon", "recon"), ("kl", "KL"), ("elbo", "ELBO")), 1):
+            for split, color in (("train", PALETTE[2]), ("test", PALETTE[3])):
+                y = _column(epochs, f"{split}_{term}")
+                traces.append(_line(row, x, y, f"{name} {split} (epoch)", color, mode=mode))
+    return go.Figure(data=traces, layout=_curves_layout())
+
+
+def _thinned(rows: Sequence[Any], max_points: int) -> Sequence[Any]:
+    """Every ``2**j``-th row (the smallest such stride that leaves at most ``max_points``)."""
+    stride = 1
+    while len(rows) > stride * max_points:
+        stride *= 2
+    return rows[::stride]
+
+
+def _column(rows: Sequence[Any], name: str, dtype: type = float) -> np.ndarray:
+    """One field of step or epoch records (dataclasses or their dicts) as an array (N,)."""
+    get = (lambda r: r[name]) if rows and isinstance(rows[0], dict) else (lambda r: getattr(r, name))
+    return np.fromiter((get(r) for r in rows), dtype=dtype, count=len(rows))
+
+
+@functools.cache
+def _curves_layout() -> dict[str, Any]:
+    """The three stacked subplots (axes, titles, sizes), made once; each figure copies it."""
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07, subplot_titles=CURVE_TITLES)
     fig.update_xaxes(title_text="optimizer step", row=3, col=1)
     fig.update_yaxes(title_text="nats")
-    fig.update_layout(height=620, margin=dict(l=10, r=10, t=40, b=10), hovermode="x", legend=dict(font_size=11))
-    return fig
+    # "allow": plotly otherwise measures every tick label to hide those past the chart's edge.
+    fig.update_xaxes(ticklabeloverflow="allow").update_yaxes(ticklabeloverflow="allow")
+    # Fixed margins, wide enough for the legend and the tick labels (presenter mode's large type
+    # too): with autoexpand on, plotly measures them and draws the whole figure a second time.
+    margin = dict(l=80, r=200, t=40, b=60, autoexpand=False)
+    fig.update_layout(height=620, margin=margin, hovermode="x", legend=dict(font_size=11))
+    return fig.layout.to_plotly_json()
 
 
-def _line(fig: go.Figure, row: int, x: Sequence, y: Sequence, name: str, color: str, **style: Any) -> None:
+def _line(row: int, x: np.ndarray, y: np.ndarray, name: str, color: str, **style: Any) -> dict[str, Any]:
+    """A scatter trace on subplot ``row`` of the training curves, as a plain dict."""
     mode = style.pop("mode", "lines")
     opacity = style.pop("opacity", 1.0)
-    trace = go.Scatter(
-        x=list(x),
-        y=list(y),
+    axis = "" if row == 1 else str(row)
+    return dict(
+        type="scatter",
+        x=x,
+        y=y.astype(np.float32),  # sent as base64 (plotly 6): half the bytes, ample for 3 decimals
+        xaxis=f"x{axis}",
+        yaxis=f"y{axis}",
         name=name,
         mode=mode,
         opacity=opacity,
@@ -237,7 +274,6 @@ def _line(fig: go.Figure, row: int, x: Sequence, y: Sequence, name: str, color: 
         marker=dict(size=5),
         hovertemplate=f"{name}<br>step %{{x}}: {NATS}<extra></extra>",
     )
-    fig.add_trace(trace, row=row, col=1)
 
 
 def kl_bars(kl_per_dim: Sequence[float], active_units: int, *, threshold: float = 0.01) -> go.Figure:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from app_helpers import plotly_specs, poll_until
+import pytest
+from app_helpers import array, plotly_specs, poll_until
 
 from app_pages.common import DEFAULTS, config_from, values_of
 from vae_core import make_config
+from vae_core.cache import lookup
 
 
 def finished(at) -> bool:
@@ -32,7 +34,7 @@ def test_start_trains_shows_curves_and_caches(open_app, empty_cache):
     curves = specs["curves"]["data"]
     names = {t["name"] for t in curves}
     assert {"recon (batch)", "KL (batch)", "β·KL (batch, in the loss)", "ELBO test (epoch)"} <= names
-    assert len(next(t for t in curves if t["name"] == "ELBO test (epoch)")["x"]) == 5
+    assert len(array(next(t for t in curves if t["name"] == "ELBO test (epoch)")["x"])) == 5
     assert "kl_bars" in specs and "train_scatter" in specs  # a 2-D latent gets the scatter
     assert {m.label for m in at.metric} >= {"Test ELBO", "Active units"}
     assert at.get("progress"), "a progress bar"
@@ -43,6 +45,22 @@ def test_start_trains_shows_curves_and_caches(open_app, empty_cache):
     again = open_app(epochs=5)
     assert "cached" in again.success[0].value
     assert again.button(key="start").disabled
+
+
+def test_the_curves_are_the_runs_own_numbers(open_app, empty_cache):
+    """A short run is drawn unthinned: every step's KL, β times it, and each epoch's test ELBO."""
+    at = open_app(beta=0.5, epochs=5)
+    at.button(key="start").click().run()
+    poll_until(at, finished)
+    history = lookup(config_from({**DEFAULTS, "beta": 0.5, "epochs": 5})).history
+    steps, epochs = history["steps"], history["epochs"]
+    curves = {t["name"]: t for t in plotly_specs(at)["curves"]["data"]}
+    assert array(curves["KL (batch)"]["x"]) == [s["step"] for s in steps]
+    assert array(curves["KL (batch)"]["y"]) == pytest.approx([s["kl"] for s in steps], rel=1e-6)
+    assert array(curves["β·KL (batch, in the loss)"]["y"]) == pytest.approx([0.5 * s["kl"] for s in steps], rel=1e-6)
+    assert array(curves["recon (batch)"]["y"]) == pytest.approx([s["recon"] for s in steps], rel=1e-6)
+    assert array(curves["ELBO test (epoch)"]["x"]) == [e["step"] for e in epochs]
+    assert array(curves["ELBO test (epoch)"]["y"]) == pytest.approx([e["test_elbo"] for e in epochs], rel=1e-6)
 
 
 def test_two_sessions_share_one_run_and_stop_works(open_app, empty_cache):
