@@ -1,9 +1,13 @@
 """Train: start or stop a run of the sidebar's settings and watch it learn.
 
 The run is a background job shared by every browser on this server; this page only polls its
-snapshot (every half second, and only while it runs).
+snapshot, and only while it runs: progress, metrics and curves every second, the model views
+every two. Each poll redraws its charts from scratch in the browser (Streamlit 1.67 remounts a
+plotly chart whose figure changed), which is what slows a slider in another tab on a 2-core
+machine (bench/app_latency.py); hence the two rates and the cheap figures.
 """
 
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -12,10 +16,12 @@ from vae_core.evaluate import encode_dataset
 from vae_core.export import codes_csv, epochs_csv, model_bytes, model_file_name
 from vae_core.figures import data_space_figure, kl_bars, latent_scatter, prior_samples, training_curves
 from vae_core.jobs import JobSnapshot, describe
+from vae_core.train import EpochInfo
 
-POLL_SECONDS = 0.5  # progress, metrics and curves
-MODEL_POLL_SECONDS = 2.0  # reconstructions and the scatter: heavier, and slower to change
+POLL_SECONDS = 1.0  # progress, metrics and curves
+MODEL_POLL_SECONDS = 2.0  # KL per dimension, reconstructions and the scatter: heavier, and slower to change
 N_SHOWN = 10  # test images in the originals-vs-reconstructions grid
+SVG_POINTS = 2000  # up to this many test codes the scatter is SVG: no new WebGL context at every redraw
 
 config = st.session_state.run_config
 reg = registry()
@@ -65,26 +71,37 @@ def progress_view(polling: bool) -> None:
         cols[4].metric("Training time", f"{snap.seconds:.1f} s")
     if snap.steps:
         chart_ui(training_curves(snap.steps, snap.epochs), key="curves")
-    if snap.epochs:
-        last = snap.epochs[-1]
-        chart_ui(kl_bars(last.kl_per_dim, last.active_units), key="kl_bars")
-        dead = config.model.latent_dim - last.active_units
-        if dead:
-            st.warning(
-                f"⚠️ Posterior collapse in {dead} of {config.model.latent_dim} latent dimensions: "
-                "there q(z|x) equals the prior for every x, so those units carry no information."
-            )
 
 
 def model_view() -> None:
-    """Reconstructions and the latent scatter, in a fragment of their own that polls less often:
-    redrawing them every half second held the server's one Python thread long enough to slow a
-    slider in another tab (bench/app_latency.py)."""
+    """KL per dimension, reconstructions and the latent scatter, in a fragment that polls less
+    often: redrawing them is the heaviest part of a poll, in the server and in the browser."""
+    last = last_epoch()
+    if last is not None:
+        kl_view_ui(last)
     model = job.live_model() if job is not None else trained.model
     if model is not None:
         model_views_ui(model)
     else:
         st.caption("Reconstructions appear after the first half second of training.")
+
+
+def last_epoch() -> EpochInfo | None:
+    if job is not None:
+        epochs = job.snapshot().epochs
+        return epochs[-1] if epochs else None
+    stored = trained.history.get("epochs", [])
+    return EpochInfo(**stored[-1]) if stored else None
+
+
+def kl_view_ui(last: EpochInfo) -> None:
+    chart_ui(kl_bars(last.kl_per_dim, last.active_units), key="kl_bars")
+    dead = config.model.latent_dim - last.active_units
+    if dead:
+        st.warning(
+            f"⚠️ Posterior collapse in {dead} of {config.model.latent_dim} latent dimensions: "
+            "there q(z|x) equals the prior for every x, so those units carry no information."
+        )
 
 
 def model_views_ui(model) -> None:
@@ -99,7 +116,16 @@ def model_views_ui(model) -> None:
         if config.model.latent_dim == 2:
             mu = encode_dataset(model, x)[0].numpy()
             fig = latent_scatter(mu[:, 0], mu[:, 1], y, config.info.class_names, height=340)
-            chart_ui(fig, key="train_scatter")
+            chart_ui(as_svg(fig) if len(mu) <= SVG_POINTS else fig, key="train_scatter")
+
+
+def as_svg(fig: go.Figure) -> go.Figure:
+    """The figure with its Scattergl traces drawn as SVG Scatter: for a few hundred points, SVG
+    draws in a fifth of the time of a fresh WebGL context, which every redraw here makes."""
+    spec = fig.to_plotly_json()
+    for trace in spec["data"]:
+        trace["type"] = "scatter" if trace["type"] == "scattergl" else trace["type"]
+    return go.Figure(spec)
 
 
 def codes_file() -> str:

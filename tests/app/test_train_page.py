@@ -36,6 +36,7 @@ def test_start_trains_shows_curves_and_caches(open_app, empty_cache):
     assert {"recon (batch)", "KL (batch)", "β·KL (batch, in the loss)", "ELBO test (epoch)"} <= names
     assert len(array(next(t for t in curves if t["name"] == "ELBO test (epoch)")["x"])) == 5
     assert "kl_bars" in specs and "train_scatter" in specs  # a 2-D latent gets the scatter
+    assert specs["train_scatter"]["data"][0]["type"] == "scatter", "a few hundred codes: SVG, not a WebGL context"
     assert {m.label for m in at.metric} >= {"Test ELBO", "Active units"}
     assert at.get("progress"), "a progress bar"
     # A second visitor (a fresh session and server-wide caches) opens the same config: instant.
