@@ -126,6 +126,7 @@ def main() -> None:
                     "slider_ms_median_training": statistics.median(ms["busy"]),
                     "slider_ms_p95_training": statistics.quantiles(ms["busy"], n=20)[-1],
                     "slider_ms_median_training_background": statistics.median(ms["bg"]),
+                    "slider_ms_p95_training_background": statistics.quantiles(ms["bg"], n=20)[-1],
                     "start_to_first_curve_seconds": first_point,
                     "pad_decode_ms": float(pad["bench-decode-ms"] or "nan"),
                 }
