@@ -7,7 +7,6 @@ plotly chart whose figure changed), which is what slows a slider in another tab 
 machine (bench/app_latency.py); hence the two rates and the cheap figures.
 """
 
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -115,17 +114,8 @@ def model_views_ui(model) -> None:
             images_ui(torch.cat([x[:N_SHOWN], model(x[:N_SHOWN])]), config, N_SHOWN)
         if config.model.latent_dim == 2:
             mu = encode_dataset(model, x)[0].numpy()
-            fig = latent_scatter(mu[:, 0], mu[:, 1], y, config.info.class_names, height=340)
-            chart_ui(as_svg(fig) if len(mu) <= SVG_POINTS else fig, key="train_scatter")
-
-
-def as_svg(fig: go.Figure) -> go.Figure:
-    """The figure with its Scattergl traces drawn as SVG Scatter: for a few hundred points, SVG
-    draws in a fifth of the time of a fresh WebGL context, which every redraw here makes."""
-    spec = fig.to_plotly_json()
-    for trace in spec["data"]:
-        trace["type"] = "scatter" if trace["type"] == "scattergl" else trace["type"]
-    return go.Figure(spec)
+            fig = latent_scatter(mu[:, 0], mu[:, 1], y, config.info.class_names, height=340, gl=len(mu) > SVG_POINTS)
+            chart_ui(fig, key="train_scatter")
 
 
 def codes_file() -> str:

@@ -103,6 +103,20 @@ def test_one_scattergl_trace_with_row_indices():
     fig = latent_scatter(np.arange(5.0), np.zeros(5), np.array([0, 1, 2, 1, 0]), ["a", "b", "c"], marker=(1, 2))
     assert [t.type for t in fig.data] == ["scattergl", "scatter"]
     assert list(fig.data[0].customdata) == [0, 1, 2, 3, 4] and list(fig.data[1].x) == [1]
+    svg = latent_scatter(np.arange(5.0), np.zeros(5), np.array([0, 1, 2, 1, 0]), ["a", "b", "c"], gl=False)
+    assert [t.type for t in svg.data] == ["scatter"] and list(svg.data[0].customdata) == [0, 1, 2, 3, 4]
+
+
+def test_long_runs_are_thinned_to_fixed_steps():
+    """At most max_points per batch curve, every 2**j-th step: points already drawn stay put."""
+    steps = [StepInfo(s, 0, 1.0, -float(s), 1.0, -float(s) - 1, float(s) + 1, 5000) for s in range(1, 5001)]
+    recon = lambda fig: next(t for t in fig.data if t.name == "recon (batch)")  # noqa: E731
+    short, long = recon(training_curves(steps[:900], [])), recon(training_curves(steps, []))
+    assert list(short.x) == list(range(1, 901))  # nothing dropped below max_points
+    assert len(long.x) <= 1000 and list(long.x[:3]) == [1, 9, 17]  # stride 8 for 5000 steps
+    assert list(long.y[:3]) == [-1.0, -9.0, -17.0]  # the y values of those very steps
+    earlier = set(recon(training_curves(steps[:4000], [])).x)  # stride 4 then
+    assert earlier >= {x for x in long.x if x <= 4000}  # a stride that doubles keeps every other point
 
 
 def test_training_curves_and_kl_bars_and_log_k():
