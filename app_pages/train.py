@@ -14,7 +14,7 @@ from app_pages.common import cached_models_ui, chart_ui, dataset, images_ui, reg
 from vae_core.evaluate import encode_dataset
 from vae_core.export import codes_csv, epochs_csv, model_bytes, model_file_name
 from vae_core.figures import data_space_figure, kl_bars, latent_scatter, prior_samples, training_curves
-from vae_core.jobs import JobSnapshot, describe
+from vae_core.jobs import JobSnapshot, describe, describe_optimiser
 from vae_core.train import EpochInfo
 
 POLL_SECONDS = 1.0  # progress, metrics and curves
@@ -29,7 +29,7 @@ trained = reg.trained(config)
 running = job is not None and job.alive
 
 st.title("🏋️ Train")
-st.caption(f"Settings: {describe(config)}")
+st.caption(f"Settings: {describe(config)}  \nTraining: {describe_optimiser(config)}")
 
 cached = trained is not None and trained.metrics.get("status") == "completed"
 start_col, stop_col, note_col = st.columns([1, 1, 4], vertical_alignment="center")

@@ -22,6 +22,7 @@ import torch
 from vae_core.cache import TrainedModel, config_key, get_or_train, lookup
 from vae_core.config import RunConfig
 from vae_core.data import Dataset, load_dataset
+from vae_core.fast_step import step_kind
 from vae_core.model import VAE
 from vae_core.train import EpochInfo, StepInfo
 
@@ -303,3 +304,14 @@ def describe(config: RunConfig) -> str:
         "seed": t.seed,
     }
     return ", ".join(f"{k} {v}" for k, v in parts.items())
+
+
+def describe_optimiser(config: RunConfig) -> str:
+    """How a config trains, in words: batch, learning-rate schedule, and how the steps run."""
+    t = config.train
+    rate = f"lr {t.lr:g}" if t.lr_schedule == "constant" else f"cosine-decaying lr from {t.lr:g}"
+    if t.lr_warmup_epochs:
+        rate += f" after {t.lr_warmup_epochs:g} warm-up epoch{'s' if t.lr_warmup_epochs != 1 else ''}"
+    kind = step_kind(config)
+    steps = {"bf16": "hand-written, bf16 GEMMs (AMX)", "fp32": "hand-written, fp32", "autograd": "autograd"}[kind]
+    return f"Adam, batch {t.batch_size}, {rate}, β₂ {t.adam_beta2:g}; steps: {steps}"

@@ -22,6 +22,7 @@ def test_the_sidebar_default_is_the_core_default():
 def test_a_new_user_is_offered_a_quick_first_run(open_app, empty_cache):
     at = open_app()
     assert "Nothing has been trained" in at.info[0].value
+    assert "Training: Adam, batch 128, lr 0.001, β₂ 0.999; steps: hand-written, fp32" in at.caption[0].value
     assert not at.button(key="start").disabled
     assert at.button(key="stop").disabled
 

@@ -11,7 +11,8 @@ import torch
 
 from vae_core import make_config
 from vae_core.cache import cached_configs, lookup
-from vae_core.jobs import JobRegistry, JobSnapshot, TrainingJob, describe
+from vae_core.fast_step import bf16_is_fast
+from vae_core.jobs import JobRegistry, JobSnapshot, TrainingJob, describe, describe_optimiser
 
 
 @pytest.fixture
@@ -107,3 +108,11 @@ def test_vae_core_never_imports_streamlit():
         "assert 'streamlit' not in sys.modules, 'vae_core imported streamlit'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_describe_optimiser_says_how_a_config_trains():
+    mnist = describe_optimiser(make_config("mnist"))
+    assert "batch 512, cosine-decaying lr from 0.012 after 1 warm-up epoch, β₂ 0.99" in mnist
+    assert mnist.endswith("bf16 GEMMs (AMX)" if bf16_is_fast() else "hand-written, fp32")
+    assert describe_optimiser(make_config("digits", kl="mc")).endswith("steps: autograd")
+    assert "lr 0.003," in describe_optimiser(make_config("two-moons"))
