@@ -19,7 +19,6 @@ from vae_core.jobs import JobRegistry, describe
 
 TRAIN_PAGE = "app_pages/train.py"
 BETAS = [round(0.05 * i, 2) for i in range(41)] + [2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
-LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 KLS = {"analytic": "analytic (closed form)", "mc": "Monte-Carlo (sampled)"}
 
 
@@ -29,7 +28,9 @@ def dataset_defaults(name: str) -> dict:
     return {"epochs": config.train.epochs, "lr": config.train.lr, "hidden": config.model.hidden}
 
 
+# Every dataset's own defaults are stops of these sliders, or its default config would snap to another.
 HIDDENS = sorted({(64,), (128,), (64, 64), (128, 128), (512, 512)} | {dataset_defaults(n)["hidden"] for n in DATASETS})
+LRS = sorted({1e-4, 3e-4, 1e-3, 3e-3, 1e-2} | {dataset_defaults(n)["lr"] for n in DATASETS})
 DEFAULTS = {
     "dataset": DEFAULT_DATASET,
     "latent_dim": ModelConfig().latent_dim,
