@@ -177,7 +177,7 @@ def _get_or_train(config: RunConfig, args: argparse.Namespace) -> cache.TrainedM
     t = config.train
     print(
         f"training {config.dataset}, latent {config.model.latent_dim}, beta {t.beta}; "
-        f"batch {t.batch_size}, {t.lr_schedule} lr {t.lr:g}, {step_kind(config)} step ...",
+        f"batch {t.batch_size}, {t.lr_schedule} lr {t.lr:g}, {step_kind(config.model, t)} step ...",
         file=sys.stderr,
     )
     stop = threading.Event()

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vae_core.config import ModelConfig, Precision, RunConfig
+from vae_core.config import ModelConfig, Precision, TrainConfig
 from vae_core.model import VAE
 from vae_core.objectives import LOG_2PI
 
@@ -56,20 +56,11 @@ def resolve_precision(precision: Precision, model: ModelConfig) -> Literal["fp32
     return precision
 
 
-def supported(model: VAE, kl: str, n_samples: int) -> bool:
-    """Whether the hand-written step covers this model and objective (else use autograd)."""
-    return (
-        kl == "analytic"
-        and n_samples == 1
-        and all(isinstance(m, nn.Linear | nn.ReLU) for m in [*model.encoder, *model.decoder])
-    )
-
-
-def step_kind(config: RunConfig) -> str:
-    """How the trainer will run this config's steps: "bf16" or "fp32" (hand-written), or "autograd"."""
-    t = config.train
-    if t.kl == "analytic" and t.kl_samples == 1:
-        return resolve_precision(t.precision, config.model)
+def step_kind(model: ModelConfig, train: TrainConfig) -> str:
+    """How the trainer runs a config's steps: "bf16" or "fp32" (hand-written), or "autograd"
+    for the objectives the closed form does not cover (Monte-Carlo KL, several z per example)."""
+    if train.kl == "analytic" and train.kl_samples == 1:
+        return resolve_precision(train.precision, model)
     return "autograd"
 
 

@@ -312,6 +312,6 @@ def describe_optimiser(config: RunConfig) -> str:
     rate = f"lr {t.lr:g}" if t.lr_schedule == "constant" else f"cosine-decaying lr from {t.lr:g}"
     if t.lr_warmup_epochs:
         rate += f" after {t.lr_warmup_epochs:g} warm-up epoch{'s' if t.lr_warmup_epochs != 1 else ''}"
-    kind = step_kind(config)
+    kind = step_kind(config.model, t)
     steps = {"bf16": "hand-written, bf16 GEMMs (AMX)", "fp32": "hand-written, fp32", "autograd": "autograd"}[kind]
     return f"Adam, batch {t.batch_size}, {rate}, β₂ {t.adam_beta2:g}; steps: {steps}"

@@ -23,7 +23,7 @@ import torch
 from vae_core.config import TrainConfig
 from vae_core.data import Dataset, binarize, fixed_binarization
 from vae_core.evaluate import dataset_terms
-from vae_core.fast_step import FastStep, supported
+from vae_core.fast_step import FastStep, step_kind
 from vae_core.model import VAE
 from vae_core.objectives import elbo_terms
 
@@ -148,6 +148,7 @@ def train(
 ) -> TrainResult:
     """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch."""
     batch = min(config.batch_size, len(data.x_train))
+    kind = step_kind(model.config, config)
     run = _Run(
         model,
         # fused: one kernel for all parameters, not ~10 per parameter
@@ -159,10 +160,10 @@ def train(
         TrainResult(model, "completed", f"trained {config.epochs} epochs"),
         on_step,
         stop_event,
-        FastStep(model, config.precision) if supported(model, config.kl, config.kl_samples) else None,
+        FastStep(model, kind) if kind != "autograd" else None,
     )
     result = run.result
-    result.step_kind = run.fast.precision if run.fast is not None else "autograd"
+    result.step_kind = kind
     x_test = fixed_binarization(data.x_test) if config.binarize else data.x_test
     good_state = result.checkpoints[0] = copy.deepcopy(model.state_dict())
     keep = set(checkpoint_epochs(config.epochs))

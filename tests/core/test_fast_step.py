@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from vae_core.config import make_config
-from vae_core.fast_step import FastStep, bf16_is_fast, resolve_precision, supported
+from vae_core.fast_step import FastStep, bf16_is_fast, resolve_precision, step_kind
 from vae_core.model import VAE, build_model
 
 
@@ -103,12 +103,15 @@ def test_gaussian_decoder_step_equals_autograd(decoder_std: float | None) -> Non
         assert got["log_std"][1] == 0 and got["log_std"][0] != 0
 
 
-def test_supported_only_where_the_closed_form_holds() -> None:
-    bernoulli = build_model(make_config("digits").model, 0)
-    gaussian = build_model(make_config("two-moons").model, 0)
-    assert supported(bernoulli, "analytic", 1) and supported(gaussian, "analytic", 1)
-    assert not supported(bernoulli, "mc", 1)
-    assert not supported(bernoulli, "analytic", 2)
+def test_hand_written_only_where_the_closed_form_holds() -> None:
+    for name in ("digits", "two-moons"):
+        assert step_kind(*_parts(make_config(name, precision="fp32"))) == "fp32"
+        assert step_kind(*_parts(make_config(name, kl="mc"))) == "autograd"
+        assert step_kind(*_parts(make_config(name, kl_samples=2))) == "autograd"
+
+
+def _parts(config):
+    return config.model, config.train
 
 
 def test_auto_precision_follows_the_hardware_and_the_model_size() -> None:
