@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -41,6 +43,18 @@ def test_a_completed_job_is_cached_and_its_snapshot_is_whole(root):
     again = TrainingJob(config, root=root).start()
     assert again.wait(30)
     assert again.result.from_cache and again.snapshot().epochs == snap.epochs
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_the_training_thread_yields_the_cpu_to_the_server(root):
+    job = TrainingJob(make_config("digits", epochs=500), root=root).start()
+    wait_for(lambda: job.snapshot().step > 0)
+    try:
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        assert os.getpriority(os.PRIO_PROCESS, job._thread.native_id) == min(19, mine + 10)
+    finally:
+        job.stop()
+        assert job.wait(30)
 
 
 def test_the_registry_runs_one_job_per_config_and_stop_stops_it(root):
