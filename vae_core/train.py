@@ -223,12 +223,13 @@ def _run_epoch(run: _Run, x_train: torch.Tensor, epoch: int) -> torch.Tensor:
         if run.fast is None:
             run.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+        lr = run.lr(step)
         for group in run.optimizer.param_groups:
-            group["lr"] = run.lr(step)
+            group["lr"] = lr
         run.optimizer.step()
         sums += values[:2]
         recon, kl, loss_value = values.tolist()
-        info = StepInfo(step + 1, epoch, beta, recon, kl, recon - kl, loss_value, run.total, run.lr(step))
+        info = StepInfo(step + 1, epoch, beta, recon, kl, recon - kl, loss_value, run.total, lr)
         result.steps.append(info)
         if run.on_step is not None:
             run.on_step(info)
