@@ -7,15 +7,8 @@ navigation, and presenter mode.
 
 import streamlit as st
 
-from app_pages.common import (
-    go_to_url_page,
-    presenter_ui,
-    read_url_once,
-    sidebar_ui,
-    url_problems_ui,
-    view_ui,
-    write_url,
-)
+from app_pages.common import sidebar_ui, view_ui
+from app_pages.url import go_to_url_page, presenter_ui, read_url_once, url_problems_ui, write_url
 
 st.set_page_config(page_title="VAE Latent Lab", page_icon="🧪", layout="wide")
 read_url_once()

@@ -1,6 +1,8 @@
 """What every page shares: the sidebar that makes the config, the server-wide job registry,
-cached datasets, the "no model yet" state, the shareable URL and presenter mode, and charts
-with an export button. Not a page itself (``app.py`` lists the pages)."""
+cached datasets and test codes, the "no model yet" state, images, and the one chart helper
+(every chart goes through ``chart_ui``, so every chart has its export button). Not a page
+itself (``app.py`` lists the pages; ``url.py`` holds the shareable URL and presenter mode,
+``settings.py`` the sliders' stops and defaults)."""
 
 from __future__ import annotations
 
@@ -8,37 +10,29 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae_core import DATASETS, RunConfig, TrainedModel, make_config
-from vae_core.cache import cached_configs, config_key, entry_dir
-from vae_core.config import DEFAULT_DATASET, ModelConfig, TrainConfig
-from vae_core.data import Dataset, available, fixed_binarization, load_dataset
-from vae_core.download import missing_message
-from vae_core.evaluate import encode_dataset
-from vae_core.figures import tile
-from vae_core.jobs import JobRegistry, describe
+from app_pages.settings import (
+    BETAS,
+    DEFAULTS,
+    HIDDENS,
+    KL_ESTIMATORS,
+    LRS,
+    RANGES,
+    config_from,
+    dataset_defaults,
+    values_of,
+)
+from app_pages.url import share_ui
+from vae_core import DATASETS, RunConfig, TrainedModel
+from vae_core.data import Dataset, available, load_dataset
+from vae_core.data.download import missing_message
+from vae_core.store.cache import cached_configs, config_key, entry_dir
+from vae_core.store.jobs import JobRegistry, TrainingJob
+from vae_core.vae.binarize import fixed_binarization
+from vae_core.vae.evaluate import encode_dataset
+from vae_core.views.arrays import tile
+from vae_core.views.wording import describe_apart
 
 TRAIN_PAGE = "app_pages/train.py"
-BETAS = [round(0.05 * i, 2) for i in range(41)] + [2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
-KLS = {"analytic": "analytic (closed form)", "mc": "Monte-Carlo (sampled)"}
-
-
-def dataset_defaults(name: str) -> dict:
-    """The settings a dataset brings along (its recommended epochs, learning rate, layers)."""
-    config = make_config(name)
-    return {"epochs": config.train.epochs, "lr": config.train.lr, "hidden": config.model.hidden}
-
-
-# Every dataset's own defaults are stops of these sliders, or its default config would snap to another.
-HIDDENS = sorted({(64,), (128,), (64, 64), (128, 128), (512, 512)} | {dataset_defaults(n)["hidden"] for n in DATASETS})
-LRS = sorted({1e-4, 3e-4, 1e-3, 3e-3, 1e-2} | {dataset_defaults(n)["lr"] for n in DATASETS})
-DEFAULTS = {
-    "dataset": DEFAULT_DATASET,
-    "latent_dim": ModelConfig().latent_dim,
-    "beta": TrainConfig().beta,
-    "kl": TrainConfig().kl,
-    "seed": TrainConfig().seed,
-    **dataset_defaults(DEFAULT_DATASET),
-}
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
@@ -59,21 +53,6 @@ def test_set(name: str, binarize: bool) -> tuple[torch.Tensor, np.ndarray]:
     return (fixed_binarization(data.x_test) if binarize else data.x_test), data.y_test.numpy()
 
 
-def config_from(values: dict) -> RunConfig:
-    """The RunConfig for a set of sidebar values."""
-    return make_config(values["dataset"], **{k: values[k] for k in DEFAULTS if k != "dataset"})
-
-
-def values_of(config: RunConfig) -> dict | None:
-    """Sidebar values that give back exactly this config, or None if the sidebar can't."""
-    m, t = config.model, config.train
-    values = dict(dataset=config.dataset, latent_dim=m.latent_dim, beta=t.beta, kl=t.kl, seed=t.seed)
-    values.update(epochs=t.epochs, lr=t.lr, hidden=m.hidden)
-    fits = t.beta in BETAS and t.lr in LRS and m.hidden in HIDDENS and 1 <= m.latent_dim <= 32
-    fits = fits and 1 <= t.epochs <= 500 and 0 <= t.seed <= 9999
-    return values if fits and config_from(values) == config else None
-
-
 def _dataset_changed() -> None:
     st.session_state.update(dataset_defaults(st.session_state.dataset))
 
@@ -92,19 +71,27 @@ def sidebar_ui() -> RunConfig:
             with st.expander(f"📥 How to add {', '.join(missing)}"):
                 for name in missing:
                     st.code(missing_message(name), language=None)
-        st.slider("Latent dimension", 1, 32, key="latent_dim", help="How many numbers z has per image.")
+        st.slider("Latent dimension", *RANGES["latent_dim"], key="latent_dim", help="How many numbers z has per image.")
         st.select_slider("β, the weight of the KL term", BETAS, key="beta", format_func=lambda b: f"{b:g}")
         with st.expander("Advanced"):
-            st.number_input("Epochs", 1, 500, key="epochs")
+            st.number_input("Epochs", *RANGES["epochs"], key="epochs")
             st.select_slider("Learning rate", LRS, key="lr", format_func=lambda v: f"{v:g}")
             st.selectbox("Hidden layers", HIDDENS, key="hidden", format_func=lambda h: " × ".join(map(str, h)))
-            st.radio("KL estimator", list(KLS), key="kl", format_func=KLS.get, horizontal=True)
-            st.number_input("Random seed", 0, 9999, key="seed")
+            kl_names = {"format_func": KL_ESTIMATORS.get, "horizontal": True}
+            st.radio("KL estimator", list(KL_ESTIMATORS), key="kl_estimator", **kl_names)
+            st.number_input("Random seed", *RANGES["seed"], key="seed")
         cache_status_ui()
         running = registry().running()
         if running:
             st.caption(f"⏳ {len(running)} training run(s) in progress on this server.")
     return config_from({k: st.session_state[k] for k in DEFAULTS})
+
+
+def page_intro_ui(title: str, text: str) -> RunConfig:
+    """A page's title and its lesson in a few sentences; returns the sidebar's config."""
+    st.title(title)
+    st.markdown(text)
+    return st.session_state.run_config
 
 
 def cache_status_ui() -> None:
@@ -148,7 +135,8 @@ def cached_models_ui(config: RunConfig) -> None:
     others = [c for c in cached_configs() if c != config and values_of(c) is not None]
     if not others:
         return
-    choice = st.selectbox("…or open a model from the cache", others, format_func=describe, key="cached_pick")
+    labels = describe_apart(others)
+    choice = st.selectbox("…or open a model from the cache", others, format_func=labels.get, key="cached_pick")
     st.button("📂 Open this model", key="open_cached", on_click=apply_config, args=(choice,))
 
 
@@ -175,175 +163,12 @@ def model_or_stop_ui(config: RunConfig) -> TrainedModel:
 
 
 @st.fragment(run_every=1.0)
-def wait_for_job_ui(job) -> None:
+def wait_for_job_ui(job: TrainingJob, text: str = "Training these settings") -> None:
+    """A progress bar that polls a running job and reruns the page once the job has ended."""
     snap = job.snapshot()
-    st.progress(snap.progress, text=f"⏳ Training these settings: {snap.progress:.0%}. This page fills in when done.")
+    st.progress(snap.progress, text=f"⏳ {text}: {snap.progress:.0%}. This fills in when done.")
     if not snap.running:
         st.rerun()
-
-
-# -- the shareable URL and presenter mode ---------------------------------------------------------
-# ``?dataset=mnist&latent_dim=2&beta=4`` (plus any advanced setting that differs from the
-# dataset's default, the latent page's slider positions, and ``presenter=1``) reproduces a view.
-# The page is the URL path (``/latent?…``); ``?page=latent`` is accepted too. A value that does
-# not parse is reported and left at its default, never raised.
-
-PAGE_KEYS = {"latent": ("z1", "z2")}  # page (URL path) -> its widget keys that travel in the URL
-Z_RANGE = 10.0
-
-
-def _int_in(lo: int, hi: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if not lo <= value <= hi:
-            raise ValueError(f"must be a whole number from {lo} to {hi}")
-        return value
-
-    return parse
-
-
-def _one_of(options: list, fmt=lambda v: f"{v:g}", parse=float):
-    def parse_one(text: str):
-        value = parse(text)
-        if value not in options:
-            raise ValueError(f"must be one of {', '.join(fmt(o) for o in options)}")
-        return value
-
-    return parse_one
-
-
-def _flag(text: str) -> bool:
-    if text not in ("0", "1", "true", "false"):
-        raise ValueError("must be 1 or 0")
-    return text in ("1", "true")
-
-
-def _z(text: str) -> float:
-    value = float(text)
-    if not -Z_RANGE <= value <= Z_RANGE:
-        raise ValueError(f"must be a number from {-Z_RANGE:g} to {Z_RANGE:g}")
-    return value
-
-
-def _hidden(text: str) -> tuple[int, ...]:
-    return tuple(int(h) for h in text.replace("×", "x").split("x"))
-
-
-URL_FORMATS = {  # key -> (parse, format); parse raises ValueError with the reason
-    "dataset": (str, str),
-    "latent_dim": (_int_in(1, 32), str),
-    "beta": (_one_of(BETAS), lambda v: f"{v:g}"),
-    "epochs": (_int_in(1, 500), str),
-    "lr": (_one_of(LRS), lambda v: f"{v:g}"),
-    "hidden": (_one_of(HIDDENS, fmt=lambda h: "x".join(map(str, h)), parse=_hidden), lambda h: "x".join(map(str, h))),
-    "kl": (_one_of(list(KLS), fmt=str, parse=str), str),
-    "seed": (_int_in(0, 9999), str),
-    "z1": (_z, lambda v: f"{v:g}"),
-    "z2": (_z, lambda v: f"{v:g}"),
-    "presenter": (_flag, lambda b: "1" if b else "0"),
-}
-
-
-def parse_url(params: dict[str, str], datasets: list[str]) -> tuple[dict, list[str]]:
-    """Query parameters -> (session-state values, what was wrong). Unknown keys are ignored."""
-    values, problems = {}, []
-    name = params.get("dataset")
-    if name is not None and name not in datasets:
-        problems.append(f"dataset={name} is not available here (choose one of {', '.join(datasets)})")
-    elif name is not None:
-        values.update(dataset=name, **dataset_defaults(name))
-    for key, (parse, _) in URL_FORMATS.items():
-        if key == "dataset" or key not in params:
-            continue
-        text = params[key]
-        try:
-            values[key] = parse(text.strip())
-        except ValueError as e:
-            reason = str(e) if str(e).startswith("must") else "must be a number"
-            problems.append(f"{key}={text} {reason}")
-    return values, problems
-
-
-def url_of(state: dict, page: str) -> dict[str, str]:
-    """The query parameters for a view: always dataset, latent_dim, beta; the rest when not default."""
-    defaults = {**DEFAULTS, **dataset_defaults(state["dataset"])}
-    keys = ["dataset", "latent_dim", "beta"] + [k for k in DEFAULTS if k not in ("dataset", "latent_dim", "beta")]
-    out = {k: URL_FORMATS[k][1](state[k]) for k in keys if k in state and (k in keys[:3] or state[k] != defaults[k])}
-    out.update({k: URL_FORMATS[k][1](state[k]) for k in PAGE_KEYS.get(page, ()) if state.get(k) is not None})
-    if state.get("presenter"):
-        out["presenter"] = "1"
-    return out
-
-
-def page_name(page) -> str:
-    return page.url_path or "train"
-
-
-def read_url_once() -> None:
-    """On a session's first run: the URL's values into session state (before any widget)."""
-    if st.session_state.get("url_read"):
-        return
-    st.session_state.url_read = True
-    params = {k: st.query_params.get(k) for k in st.query_params}
-    values, problems = parse_url(params, [n for n in DATASETS if available(n)])
-    st.session_state.update(values)
-    st.session_state.url_page = params.get("page")
-    st.session_state.url_problems = problems
-
-
-def go_to_url_page(pages: list, page) -> None:
-    """Honour ``?page=NAME`` once (the URL path already chose the page otherwise)."""
-    wanted = st.session_state.pop("url_page", None)
-    if wanted is None or wanted == page_name(page):
-        return
-    target = next((p for p in pages if page_name(p) == wanted), None)
-    if target is None:
-        names = ", ".join(page_name(p) for p in pages)
-        st.session_state.url_problems.append(f"page={wanted} is not a page (choose one of {names})")
-    else:
-        st.switch_page(target)
-
-
-def write_url(page=None) -> None:
-    """Keep the address bar equal to the view, so that copying it shares it. A fragment that
-    moves a slider named in PAGE_KEYS calls ``write_url()`` itself (app.py does not rerun)."""
-    if page is not None:
-        st.session_state.url_page_name = page_name(page)
-    wanted = url_of(st.session_state.to_dict(), st.session_state.get("url_page_name", "train"))
-    if {k: st.query_params.get(k) for k in st.query_params} != wanted:
-        st.query_params.from_dict(wanted)
-
-
-def url_problems_ui() -> None:
-    problems = st.session_state.get("url_problems")
-    if problems:
-        st.warning("The link had values this app can't use; they are at their defaults:\n- " + "\n- ".join(problems))
-        st.button("OK", key="url_problems_ok", on_click=st.session_state.update, kwargs={"url_problems": []})
-
-
-PRESENTER_CSS = """<style>
-html { font-size: 22px; }
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stMainMenu"],
-[data-testid="stToolbarActions"], [data-testid="stDecoration"], .modebar-container { display: none !important; }
-.block-container { max-width: 100%; padding-top: 4.5rem; }
-</style>"""
-
-
-def presenter_ui() -> None:
-    """Presenter mode: large type, the settings sidebar and chart toolbars hidden, pages on top."""
-    if st.session_state.get("presenter"):
-        st.html(PRESENTER_CSS)
-        st.button(
-            "✖ Leave presenter mode", key="presenter_off", on_click=st.session_state.update, kwargs={"presenter": False}
-        )
-
-
-def share_ui(page) -> None:
-    """The link to this view, ready to copy."""
-    base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] if st.context.url else ""
-    query = "&".join(f"{k}={v}" for k, v in url_of(st.session_state.to_dict(), page_name(page)).items())
-    st.markdown("🔗 **Link to this view** (the address bar holds the same)")
-    st.code(f"{base}/{page.url_path}?{query}", language=None)
 
 
 # -- charts with an export button -----------------------------------------------------------------
@@ -351,7 +176,8 @@ FIGURE_FORMATS = {"png": "PNG (picture)", "svg": "SVG (vector, for slides and pa
 
 
 def chart_ui(fig, key: str, **kwargs):
-    """st.plotly_chart whose 📷 button saves the figure as PNG or SVG (the sidebar's choice)."""
+    """st.plotly_chart whose 📷 button saves the figure as PNG or SVG (the sidebar's choice);
+    ``kwargs`` go to st.plotly_chart (``on_select=...``). The only caller of st.plotly_chart."""
     fmt = st.session_state.get("figure_format", "png")
     config = {"displaylogo": False, "toImageButtonOptions": {"format": fmt, "filename": key, "scale": 2}}
     if st.session_state.get("presenter"):

@@ -6,20 +6,32 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-from app_pages.common import dataset, images_ui, registry, test_codes, test_set
+from app_pages.common import (
+    chart_ui,
+    dataset,
+    images_ui,
+    model_id,
+    page_intro_ui,
+    registry,
+    test_codes,
+    test_set,
+    wait_for_job_ui,
+)
 from vae_core import RunConfig, TrainedModel
-from vae_core.cache import cached_configs
-from vae_core.figures import compare_curves, data_space_figure, latent_scatter, prior_samples, project, traversals
-from vae_core.jobs import describe
+from vae_core.store.cache import cached_configs
+from vae_core.views.arrays import prior_samples, traversals
+from vae_core.views.latent_figures import data_space_figure, latent_scatter
+from vae_core.views.projection import project
+from vae_core.views.training_figures import compare_curves
+from vae_core.views.wording import describe_apart
 
 STEPS = 9  # images per traversal row
 MAX_ROWS = 6  # traversal rows: the most active latent dimensions
 
-config = st.session_state.run_config
-st.title("⚖️ Compare two runs")
-st.markdown(
+config = page_intro_ui(
+    "⚖️ Compare two runs",
     "Pick two trained runs — by default the sidebar's settings at **β = 1** and **β = 4**. A larger β "
-    "buys a simpler, more prior-like code with a worse reconstruction; here both are side by side."
+    "buys a simpler, more prior-like code with a worse reconstruction; here both are side by side.",
 )
 
 
@@ -29,25 +41,18 @@ def with_beta(c: RunConfig, beta: float) -> RunConfig:
 
 defaults = [with_beta(config, 1.0), with_beta(config, 4.0)]
 options = list(dict.fromkeys([*defaults, config, *cached_configs()]))
+labels = describe_apart(options)  # unique: two runs that read alike get the details that differ
 cols = st.columns(2)
 picked = [
-    col.selectbox(f"Run {name}", options, index=k, format_func=describe, key=f"cmp_{name.lower()}")
+    col.selectbox(f"Run {name}", options, index=k, format_func=labels.get, key=f"cmp_{name.lower()}")
     for k, (col, name) in enumerate(zip(cols, "AB", strict=True))
 ]
 
 
 def short(a: RunConfig, b: RunConfig) -> str:
     """What sets run a apart from run b, e.g. "β 4"."""
-    theirs = set(describe(b).split(", "))
-    return ", ".join(p for p in describe(a).split(", ") if p not in theirs) or describe(a)
-
-
-@st.fragment(run_every=1.0)
-def waiting_ui(c: RunConfig) -> None:
-    snap = registry().get(c).snapshot()
-    st.progress(snap.progress, text=f"⏳ Training: {snap.progress:.0%}")
-    if not snap.running:
-        st.rerun()
+    theirs = set(labels[b].split(", "))
+    return ", ".join(p for p in labels[a].split(", ") if p not in theirs) or labels[a]
 
 
 def model_or_offer_ui(c: RunConfig, side: str) -> TrainedModel | None:
@@ -56,7 +61,7 @@ def model_or_offer_ui(c: RunConfig, side: str) -> TrainedModel | None:
         return trained
     job = registry().get(c)
     if job is not None and job.alive:
-        waiting_ui(c)
+        wait_for_job_ui(job, f"Training run {side}")
     elif st.button(f"🚀 Train run {side}", key=f"cmp_train_{side.lower()}", type="primary"):
         registry().start(c, dataset(c.dataset))
         st.rerun()
@@ -90,11 +95,11 @@ if not all(models.values()):
     st.stop()
 
 runs = {names[s]: models[s].history.get("epochs", []) for s in "AB"}
-st.plotly_chart(compare_curves(runs), key="cmp_curves")
+chart_ui(compare_curves(runs), key="cmp_curves")
 xys = {}
 for side, c in zip("AB", picked, strict=True):
     x, y = test_set(c.dataset, c.train.binarize)
-    xys[side] = codes_2d(f"{describe(c)}:{models[side].metrics.get('steps_done')}", models[side], x)
+    xys[side] = codes_2d(model_id(models[side]), models[side], x)  # the config's hash: words are no key
 lim = float(max(3.0, np.ceil(max(np.abs(v).max() for v in xys.values()))))  # one scale: collapse shows
 cols = st.columns(2)
 for col, side, c in zip(cols, "AB", picked, strict=True):
@@ -103,7 +108,8 @@ for col, side, c in zip(cols, "AB", picked, strict=True):
     titles = ("z1", "z2") if d == 2 else (("PCA 1", "PCA 2") if d > 2 else ("z1", "—"))
     fig = latent_scatter(xy[:, 0], xy[:, 1], y, info.class_names, titles=titles, height=380)
     fig.update_xaxes(range=[-lim, lim]).update_yaxes(range=[-lim, lim])
-    col.plotly_chart(fig, key=f"cmp_scatter_{side.lower()}")
+    with col:
+        chart_ui(fig, key=f"cmp_scatter_{side.lower()}")
     if info.image_shape:
         kl = np.asarray(trained.history["epochs"][-1]["kl_per_dim"]) if trained.history.get("epochs") else np.ones(d)
         dims = [int(k) for k in np.argsort(-kl)[:MAX_ROWS]]
@@ -113,7 +119,8 @@ for col, side, c in zip(cols, "AB", picked, strict=True):
             images_ui(grid, c, STEPS, f"Run {side}: the rows move z{rows} in turn, from −1.6 to +1.6", 44)
     else:
         samples = prior_samples(trained.model, 1000, seed=0).numpy()
-        col.plotly_chart(data_space_figure(x.numpy(), y, samples, height=300), key=f"cmp_data_{side.lower()}")
+        with col:
+            chart_ui(data_space_figure(x.numpy(), y, samples, height=300), key=f"cmp_data_{side.lower()}")
 st.caption(
     "Traversals: one latent dimension at a time over the prior's quantiles, the others at 0; "
     "the most-used dimensions (largest KL) first."

@@ -6,23 +6,24 @@ log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)),    E[L_k] rises with k towards log p(x)
 import streamlit as st
 import torch
 
-from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_set
-from vae_core.export import estimates_csv
-from vae_core.figures import estimate_curve, log_k_figure, posterior_figure, posterior_window
-from vae_core.objectives import elbo_terms, log_px_quadrature_with_error
+from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, page_intro_ui, test_set
+from vae_core.vae.evaluate import estimate_curve
+from vae_core.vae.objectives import elbo_terms, log_px_quadrature_with_error
+from vae_core.vae.posterior import posterior_view
+from vae_core.views.estimate_figures import log_k_figure, posterior_figure
+from vae_core.views.export import estimates_csv
 
 KS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
 SET_SIZES = [20, 50, 100, 200, 500]
 
-config = st.session_state.run_config
-D = config.model.latent_dim
-st.title("📐 ELBO vs log p(x)")
-st.markdown(
+config = page_intro_ui(
+    "📐 ELBO vs log p(x)",
     "The ELBO is a lower bound: **log p(x) = ELBO + KL(q(z|x) ‖ p(z|x))**. Importance sampling with "
     "k draws from q tightens it (L₁ is an ELBO sample, L_k → log p(x)); the gap that k closes is the "
     "KL between the encoder's q(z|x) and the true posterior. Drawing z from the prior instead is the "
-    "naive estimate: unbiased in p(x), but it almost never hits the z that explain x."
+    "naive estimate: unbiased in p(x), but it almost never hits the z that explain x.",
 )
+D = config.model.latent_dim
 trained = model_or_stop_ui(config)
 model, mid = trained.model, model_id(trained)
 x, y = test_set(config.dataset, config.train.binarize)
@@ -48,8 +49,8 @@ def estimates(mid: str, rows: tuple[int, int], repeats: int, _model, _x, _on_pro
     g = torch.Generator().manual_seed(0)
     samples = 1000 if len(xs) == 1 else 100  # z draws per example for the ELBO terms
     with torch.inference_mode():
-        analytic = elbo_terms(_model, xs, kl="analytic", n_samples=samples, generator=g)
-        mc = elbo_terms(_model, xs, kl="mc", n_samples=samples, generator=g)
+        analytic = elbo_terms(_model, xs, kl_estimator="analytic", n_samples=samples, generator=g)
+        mc = elbo_terms(_model, xs, kl_estimator="mc", n_samples=samples, generator=g)
     out = {
         "recon": analytic.recon.mean().item(),
         "kl": analytic.kl.mean().item(),
@@ -104,9 +105,8 @@ with left:
     )
 if show_posterior:
     with right, torch.inference_mode():
-        axes, density = posterior_window(model, x[i])
-        mu, logvar = (t[0].numpy() for t in model.encode(x[i][None]))
-        chart_ui(posterior_figure(axes, density, mu, logvar), key="posterior_chart")
+        view = posterior_view(model, x[i])  # the Posterior page draws the same function
+        chart_ui(posterior_figure(list(view.axes), view.density, view.mu, view.logvar), key="posterior_chart")
         st.caption("True posterior p(z|x) (blue) under the encoder's q(z|x) (red, 1σ and 2σ).")
 elif D > 2:
     st.info(f"With {D} latent dimensions there is no exact reference; the best estimate is L_{KS[-1]}.")

@@ -1,6 +1,6 @@
 """Gradient estimators: why VAEs train with the reparameterization trick.
 
-Two unbiased single-sample estimators of ∂ELBO/∂(μ, log σ²) for one x (``objectives.elbo_gradient_samples``):
+Two unbiased single-sample estimators of ∂ELBO/∂(μ, log σ²) for one x (``vae_core.vae.gradients``):
     score function:      f(z) ∇ log q(z)          (Williams, 1992)
     reparameterization:  ∇_z f(z) ∂z/∂θ,  z = μ + σ ε   (Kingma & Welling, 2014)
 Averaging n samples divides the variance by n; the estimators start orders of magnitude apart.
@@ -9,22 +9,21 @@ Averaging n samples divides the variance by n; the estimators start orders of ma
 import numpy as np
 import streamlit as st
 
-from app_pages.common import images_ui, model_id, model_or_stop_ui, test_set
-from vae_core.estimators import GaussianToy, GradientStudy, gradient_studies
-from vae_core.figures import gradient_means_figure, variance_figure
+from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, page_intro_ui, test_set
+from vae_core.vae.gradients import GaussianToy, GradientStudy, gradient_studies
+from vae_core.views.estimate_figures import gradient_means_figure, variance_figure
 
 NS = [1, 2, 5, 10, 20, 50, 100, 200, 500]
 REPEATS = [20, 50, 100]
 
-config = st.session_state.run_config
-D = config.model.latent_dim
-st.title("🎲 Gradient estimators")
-st.markdown(
+config = page_intro_ui(
+    "🎲 Gradient estimators",
     "Training needs **∂ELBO/∂(μ, log σ²)** of an expectation over z ~ q(z|x). The **score-function** "
     "estimator multiplies f(z) = log p(x|z) by ∇ log q(z); the **reparameterization** estimator writes "
     "z = μ + σε and differentiates through the decoder. Both are unbiased — their means agree — but "
-    "their variances differ by orders of magnitude. Averaging n samples divides either by n."
+    "their variances differ by orders of magnitude. Averaging n samples divides either by n.",
 )
+D = config.model.latent_dim
 trained = model_or_stop_ui(config)
 mid = model_id(trained)
 x, y = test_set(config.dataset, config.train.binarize)
@@ -52,7 +51,8 @@ def ratio_ui(result: dict[str, GradientStudy]) -> None:
 with st.spinner(f"Drawing {repeats * NS[-1]:,} gradient samples of each estimator…"):
     result = studies(mid, i, repeats, trained.model, x)
 left, right = st.columns([3, 2])
-left.plotly_chart(variance_figure(result, coord), key="grad_variance")
+with left:
+    chart_ui(variance_figure(result, coord), key="grad_variance")
 left.caption(
     f"Each point: the variance, over {repeats} repeats, of the mean of n single-sample estimates. "
     "Dashed: the per-sample variance divided by n — the 1/n law."
@@ -61,7 +61,7 @@ with right:
     if config.info.image_shape:
         images_ui(x[i], config, 1, f"Test image #{i}", 112)
     ratio_ui(result)
-st.plotly_chart(gradient_means_figure(result, labels), key="grad_means")
+chart_ui(gradient_means_figure(result, labels), key="grad_means")
 st.caption(f"Means over all {repeats * NS[-1]:,} samples with ±2 standard errors: the estimators agree.")
 
 st.subheader("A 1-D toy with the exact gradient")
@@ -84,8 +84,10 @@ with st.container(key="toy_numbers", horizontal=True):
     for name, s in toy_result.items():
         st.metric(f"{name} mean ∂/∂μ", f"{s.mean[0]:.4f}", help=f"± {2 * s.sem[0]:.4f} (2 standard errors)")
 left, right = st.columns(2)
-left.plotly_chart(variance_figure(toy_result), key="toy_variance")
-right.plotly_chart(gradient_means_figure(toy_result, ["∂/∂μ", "∂/∂log σ²"], np.asarray(exact)), key="toy_means")
+with left:
+    chart_ui(variance_figure(toy_result), key="toy_variance")
+with right:
+    chart_ui(gradient_means_figure(toy_result, ["∂/∂μ", "∂/∂log σ²"], np.asarray(exact)), key="toy_means")
 st.caption(
     f"The exact posterior is N({post_mu:.3f}, {np.exp(post_logvar):.3f}): put μ and log σ² = "
     f"{post_logvar:.2f} there and the exact gradient is zero — yet single samples of either estimator are not."

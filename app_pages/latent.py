@@ -5,9 +5,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.common import images_ui, model_id, model_or_stop_ui, test_codes, test_set, write_url
-from app_pages.latent_pad import latent_pad_ui
-from vae_core.figures import data_space_figure, decode_at, interpolate, latent_scatter, manifold, prior_samples, project
+from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_codes, test_set
+from app_pages.latent_pad import STEP, latent_pad_ui, place_sliders
+from app_pages.url import write_url
+from vae_core.views.arrays import decode_at, interpolate, manifold, prior_samples
+from vae_core.views.latent_figures import data_space_figure, latent_scatter
+from vae_core.views.projection import project
 
 config = st.session_state.run_config
 D, info = config.model.latent_dim, config.info
@@ -38,16 +41,15 @@ if D > 2:
         i = c.number_input("Test image number", 0, len(x) - 1, key="held_image", persist_state="session")
         base = torch.from_numpy(mu[i]).float()
 bound = float(max(3.0, np.ceil(np.abs(mu[:, dims]).max())))
-for key in ("z1", "z2"):  # a new model can have a smaller range than the stored slider value
-    st.session_state[key] = float(np.clip(st.session_state.get(key, 0.0), -bound, bound))
+# a new model can have a smaller range than the stored slider value (or the link's)
+place_sliders([st.session_state.get(key, 0.0) for key in ("z1", "z2")], bound)
 
 
 def pick() -> None:
     points = [p for p in st.session_state.latent_scatter.selection.points if p.get("curve_number", 0) == 0]
     if points:
         st.session_state.picked = int(points[0]["point_index"])
-        for key, d in zip(("z1", "z2"), dims, strict=False):
-            st.session_state[key] = float(np.clip(round(mu[st.session_state.picked, d], 2), -bound, bound))
+        place_sliders(mu[st.session_state.picked, dims], bound)
 
 
 @st.fragment
@@ -55,9 +57,9 @@ def explorer_ui() -> None:
     """The part a slider move reruns: the sliders, the server's decoded image and the pad."""
     left, right = st.columns([3, 2])
     with right:
-        values = [st.slider("z₁", -bound, bound, step=0.05, key="z1", persist_state="session")]
+        values = [st.slider("z₁", -bound, bound, step=STEP, key="z1", persist_state="session")]
         if len(dims) == 2:
-            values.append(st.slider("z₂", -bound, bound, step=0.05, key="z2", persist_state="session"))
+            values.append(st.slider("z₂", -bound, bound, step=STEP, key="z2", persist_state="session"))
         decoded = decode_at(model, base, dims, values)
         with st.container(key="decoded"):
             if info.image_shape:
@@ -72,7 +74,7 @@ def explorer_ui() -> None:
         else:
             st.caption("The latent pad needs two latent dimensions; the slider decodes z₁ on the server.")
     if not info.image_shape:
-        st.plotly_chart(data_space_figure(x.numpy(), y, samples(16 * 64), point=tuple(decoded.tolist())))
+        chart_ui(data_space_figure(x.numpy(), y, samples(16 * 64), point=tuple(decoded.tolist())), key="latent_data")
     write_url()  # a fragment rerun skips app.py: keep z1/z2 in the address bar here
 
 
@@ -85,7 +87,8 @@ def scatter_ui() -> None:
     sy = mu[:, dims[1]] if len(dims) == 2 else jitter
     titles = (f"z{dims[0] + 1}", f"z{dims[1] + 1}" if len(dims) == 2 else "label (jittered)")
     fig = latent_scatter(mu[:, dims[0]], sy, y, info.class_names, picked=picked, titles=titles)
-    left.plotly_chart(fig, key="latent_scatter", on_select=pick, selection_mode="points")
+    with left:
+        chart_ui(fig, key="latent_scatter", on_select=pick, selection_mode="points")
     left.caption("Test images at their posterior means μ(x). Click a point to decode it and move the sliders there.")
     if picked is not None and info.image_shape:
         with right, torch.inference_mode():
@@ -126,7 +129,7 @@ if D > 2:
     method = st.radio("A 2-D view of all codes", ["PCA", "t-SNE"], key="projection", horizontal=True)
     idx, xy = projection(mid, method, mu)
     fig = latent_scatter(xy[:, 0], xy[:, 1], y[idx], info.class_names, titles=(f"{method} 1", f"{method} 2"))
-    st.plotly_chart(fig, key="projection_chart")
+    chart_ui(fig, key="projection_chart")
 if info.image_shape:
     st.subheader("The decoder's map of the latent space")
     manifold_ui()

@@ -1,5 +1,5 @@
 """The latent pad: a ``st.components.v2`` component that decodes in the browser while the
-pointer moves over the latent plane (``assets/latent_pad.js``). Not a page; the Latent space
+pointer moves over the latent plane (``latent_pad.js`` beside this file). Not a page; the Latent space
 page mounts it.
 
 The decoder's weights go to the browser once per model and session, the test codes once per
@@ -10,6 +10,7 @@ moves the server-side sliders z1/z2 there ("picked").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,11 @@ import streamlit as st
 import torch
 
 from vae_core.config import RunConfig
-from vae_core.figures import PALETTE
-from vae_core.model import VAE
-from vae_core.pad import encode_f32, pad_codes, pad_weights
+from vae_core.vae.model import VAE
+from vae_core.views.pad import encode_f32, pad_codes, pad_weights
+from vae_core.views.style import PALETTE
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+HERE = Path(__file__).resolve().parent  # the component's own latent_pad.css and latent_pad.js
 HTML = """<div class="pad-root">
   <div class="pad-row">
     <div><canvas class="pad-plane" aria-label="latent plane"></canvas>
@@ -35,11 +36,19 @@ HTML = """<div class="pad-root">
 _pad = st.components.v2.component(
     "vae_lab.latent_pad",
     html=HTML,
-    css=(ASSETS / "latent_pad.css").read_text(),
-    js=(ASSETS / "latent_pad.js").read_text(),
+    css=(HERE / "latent_pad.css").read_text(),
+    js=(HERE / "latent_pad.js").read_text(),
 )
 KEY = "latent_pad"
-STEP = 0.05  # the sliders' step
+STEP = 0.05  # the latent sliders' step
+Z_KEYS = ("z1", "z2")
+
+
+def place_sliders(values: Sequence[float], bound: float) -> None:
+    """The one writer of the latent sliders z1/z2 (clipping, a picked point, a click on the pad,
+    a value from the link): on the sliders' step grid, within ±bound."""
+    for key, value in zip(Z_KEYS, values, strict=False):
+        st.session_state[key] = float(np.clip(round(round(float(value) / STEP) * STEP, 2), -bound, bound))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -66,8 +75,7 @@ def _missing() -> None:
 def _picked(bound: float) -> None:
     z = st.session_state[KEY].get("picked")
     if z:
-        for key, value in zip(("z1", "z2"), z, strict=False):
-            st.session_state[key] = float(np.clip(round(value / STEP) * STEP, -bound, bound))
+        place_sliders(z, bound)
 
 
 def latent_pad_ui(

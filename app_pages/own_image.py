@@ -1,7 +1,7 @@
 """Your own image: a digit you drew or photographed, as the model sees it, what it makes of it,
 and where it lands among the test images' codes.
 
-The picture is prepared the way MNIST was (``vae_core.images``): ink bright on black, its box
+The picture is prepared the way MNIST was (``vae_core.data.images``): ink bright on black, its box
 scaled to fit, centred by its centre of mass, then encoded to q(z|x) = N(μ, σ²) and decoded
 from z = μ.
 """
@@ -11,9 +11,10 @@ import streamlit as st
 import torch
 
 from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_codes, test_set
-from vae_core.figures import latent_scatter, pca_with
-from vae_core.images import MAX_BYTES, ImageError, to_dataset_image
-from vae_core.objectives import elbo_terms
+from vae_core.data.images import MAX_BYTES, ImageError, to_dataset_image
+from vae_core.vae.objectives import elbo_terms
+from vae_core.views.latent_figures import latent_scatter
+from vae_core.views.projection import pca_with
 
 config = st.session_state.run_config
 info, D = config.info, config.model.latent_dim

@@ -2,16 +2,16 @@
 the encoder's Gaussian q(z|x) — now and at the checkpoints the run kept.
 
     KL(q(z|x) ‖ p(z|x)) = Σ_g q(z_g) log(q(z_g) / p(z_g|x)) · cell = log p(x) − ELBO
-(computed in ``vae_core.estimators``; the grid needs a 2-D latent space).
+(computed in ``vae_core.vae.posterior``, which the ELBO page draws too; here a 2-D latent space).
 """
 
 import streamlit as st
 import torch
 
-from app_pages.common import images_ui, model_id, model_or_stop_ui, test_set
-from vae_core.estimators import PosteriorView, posterior_over_training
-from vae_core.figures import kl_over_training, posterior_figure, posterior_multiples
-from vae_core.objectives import gaussian_kl
+from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_set
+from vae_core.vae.objectives import gaussian_kl
+from vae_core.vae.posterior import PosteriorView, posterior_over_training
+from vae_core.views.estimate_figures import kl_over_training, posterior_figure, posterior_multiples
 
 config = st.session_state.run_config
 D, info = config.model.latent_dim, config.info
@@ -74,7 +74,8 @@ with st.container(key="post_numbers", horizontal=True):
 st.caption(f"Test image #{i}, weights after epoch {epoch}. All numbers in nats.")
 
 left, right = st.columns([3, 2])
-left.plotly_chart(posterior_figure(list(view.axes), view.density, view.mu, view.logvar), key="posterior_main")
+with left:
+    chart_ui(posterior_figure(list(view.axes), view.density, view.mu, view.logvar), key="posterior_main")
 left.caption("True posterior p(z|x) (blue) under the encoder's q(z|x) (red, 1σ and 2σ).")
 if info.image_shape:
     with right, torch.inference_mode():
@@ -85,10 +86,10 @@ else:
     right.metric("The test point x", f"({x[i][0]:.2f}, {x[i][1]:.2f})")
 
 st.subheader("How q(z|x) and p(z|x) changed during training")
-st.plotly_chart(posterior_multiples(all_views), key="posterior_multiples")
+chart_ui(posterior_multiples(all_views), key="posterior_multiples")
 kls = [all_views[e].kl for e in checkpoints]
 priors = [float(gaussian_kl(torch.from_numpy(v.mu), torch.from_numpy(v.logvar)).sum()) for v in all_views.values()]
-st.plotly_chart(kl_over_training(checkpoints, kls, priors), key="posterior_kl_curve")
+chart_ui(kl_over_training(checkpoints, kls, priors), key="posterior_kl_curve")
 st.caption(
     "At epoch 0 the weights are random: the posterior is nearly the prior and q is wherever the encoder "
     "happens to put it. Training pulls q onto the posterior; what is left is the part a Gaussian can't fit."

@@ -11,11 +11,14 @@ import streamlit as st
 import torch
 
 from app_pages.common import cached_models_ui, chart_ui, dataset, images_ui, registry, test_set
-from vae_core.evaluate import encode_dataset
-from vae_core.export import codes_csv, epochs_csv, model_bytes, model_file_name
-from vae_core.figures import data_space_figure, kl_bars, latent_scatter, prior_samples, training_curves
-from vae_core.jobs import JobSnapshot, describe, describe_optimiser
-from vae_core.train import EpochInfo
+from vae_core.store.jobs import JobSnapshot
+from vae_core.vae.evaluate import encode_dataset
+from vae_core.vae.train import EpochInfo
+from vae_core.views.arrays import prior_samples
+from vae_core.views.export import codes_csv, epochs_csv, model_bytes, model_file_name
+from vae_core.views.latent_figures import data_space_figure, latent_scatter
+from vae_core.views.training_figures import kl_bars, training_curves
+from vae_core.views.wording import describe, describe_optimiser
 
 POLL_SECONDS = 1.0  # progress, metrics and curves
 MODEL_POLL_SECONDS = 2.0  # KL per dimension, reconstructions and the scatter: heavier, and slower to change

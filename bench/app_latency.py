@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from vae_core import get_or_train, make_config
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))  # the browser tests' server and Chromium helpers
 
 from browser_helpers import CHROMIUM_ARGS, IDLE, chromium_path, start_server, stop_server  # noqa: E402
-
-from vae_core import get_or_train, make_config  # noqa: E402
 
 CHANGED = "([sel, old]) => { const i = document.querySelector(sel); return i && i.getAttribute('src') !== old; }"
 

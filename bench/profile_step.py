@@ -10,20 +10,16 @@ bf16, elementwise work, Adam, and the rest (dispatch and Python).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from vae_core.config import make_config
-from vae_core.fast_step import FastStep
-from vae_core.model import build_model
-from vae_core.objectives import elbo_terms
+from vae_core.vae.fast_step import FastStep
+from vae_core.vae.model import build_model
+from vae_core.vae.objectives import elbo_terms
 
 KINDS = {
     "aten::mm": "GEMM",

@@ -36,15 +36,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from vae_core.config import RunConfig, make_config
+from vae_core.data import Dataset, load_dataset
+from vae_core.vae.evaluate import dataset_terms
+from vae_core.vae.model import VAE, build_model
+from vae_core.vae.objectives import log_px_importance
+from vae_core.vae.train import EpochInfo, TrainResult, train
 
-from vae_core.config import RunConfig, make_config  # noqa: E402
-from vae_core.data import Dataset, load_dataset  # noqa: E402
-from vae_core.evaluate import dataset_terms  # noqa: E402
-from vae_core.model import VAE, build_model  # noqa: E402
-from vae_core.objectives import log_px_importance  # noqa: E402
-from vae_core.train import EpochInfo, TrainResult, train  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 X, H, Z = 784, 400, 20
 TRAIN_FLOPS_PER_SAMPLE = 6 * (X * H + H * 2 * Z + Z * H + H * X)  # forward + backward GEMMs
@@ -159,6 +158,108 @@ def app_figures() -> dict[str, float]:
     return json.loads(lines[-1])
 
 
+@dataclasses.dataclass
+class Report:
+    """The printed table (name, value text) and the JSON figures, filled part by part."""
+
+    rows: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    figures: dict[str, float | int | str] = dataclasses.field(default_factory=dict)
+
+    def add(self, name: str, text: str, **figures: float | int | str) -> None:
+        self.rows.append((name, text))
+        self.figures.update(figures)
+
+    def print(self) -> None:
+        width = max(len(r[0]) for r in self.rows)
+        for name, text in self.rows:
+            print(f"{name:{width}s}  {text}")
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in self.figures.items()}))
+
+
+def peaks_part(report: Report) -> tuple[float, float]:
+    peak = matmul_peak_gflops()
+    peak_bf16 = matmul_peak_gflops(dtype=torch.bfloat16)
+    threads = torch.get_num_threads()
+    report.add(
+        "fp32 matmul peak (4096^2 torch.mm)", f"{peak:.0f} GFLOP/s on {threads} threads", matmul_peak_gflops=peak
+    )
+    report.add("bf16 matmul peak (4096^2 torch.mm)", f"{peak_bf16:.0f} GFLOP/s", matmul_peak_gflops_bf16=peak_bf16)
+    return peak, peak_bf16
+
+
+def quality_part(report: Report, data: Dataset, ref_epochs: int) -> tuple[TrainResult, RunConfig]:
+    """The reference loop's test -ELBO, then the time our trainer takes to reach it (and in fp32)."""
+    ref_s, ref_elbo = reference_run(data.x_train, data.x_test, ref_epochs)
+    report.add(f"reference loop, {ref_epochs} epochs", f"{ref_s:.1f} s, test -ELBO {ref_elbo:.2f}")
+    report.figures.update(ref_seconds=ref_s, ref_test_neg_elbo=ref_elbo)
+    ours_s, reached, result, config = ours_to_target(data, ref_elbo)
+    ours_elbo = -dataset_terms(result.model, data.x_test).elbo
+    t = config.train
+    got_there = "" if ours_elbo <= ref_elbo else f" (NOT reached in {t.epochs} epochs)"
+    report.add(
+        f"vae_core to that target ({result.step_kind}, batch {t.batch_size}, {t.lr_schedule} lr {t.lr:g})",
+        f"{ours_s:.1f} s, {len(reached)} epochs, test -ELBO {ours_elbo:.2f}{got_there}",
+        ours_seconds=ours_s,
+        time_to_quality_ratio=ours_s / ref_s,
+        ours_test_neg_elbo=ours_elbo,
+        ours_epochs=len(reached),
+    )
+    if result.step_kind != "fp32":  # what a CPU without fast bf16 gets: the same run with fp32 GEMMs
+        fp32_s, fp32_reached, fp32_result, _ = ours_to_target(data, ref_elbo, precision="fp32")
+        fp32_elbo = -dataset_terms(fp32_result.model, data.x_test).elbo
+        report.add(
+            "vae_core to that target, fp32 step",
+            f"{fp32_s:.1f} s, {len(fp32_reached)} epochs, test -ELBO {fp32_elbo:.2f}",
+            ours_fp32_seconds=fp32_s,
+            time_to_quality_ratio_fp32=fp32_s / ref_s,
+            ours_fp32_test_neg_elbo=fp32_elbo,
+        )
+    return result, config
+
+
+def throughput_part(report: Report, data: Dataset, config: RunConfig, peak: float, peak_bf16: float) -> None:
+    samples_s, gflops, kind = throughput(data, config)
+    fp32_config = dataclasses.replace(config, train=dataclasses.replace(config.train, precision="fp32"))
+    samples_fp32, gflops_fp32, _ = throughput(data, fp32_config)
+    report.add(
+        f"training throughput, default step ({kind})",
+        f"{samples_s:,.0f} samples/s, {gflops:.0f} GFLOP/s = {gflops / peak:.2f} of the fp32 peak"
+        f" ({gflops / peak_bf16:.2f} of the bf16 peak)",
+        train_samples_per_second=samples_s,
+        train_gflops=gflops,
+        train_peak_fraction=gflops / peak,
+        train_step=kind,
+        train_fraction_of_bf16_peak=gflops / peak_bf16,
+    )
+    report.add(
+        "training throughput, fp32 step",
+        f"{samples_fp32:,.0f} samples/s, {gflops_fp32:.0f} GFLOP/s = {gflops_fp32 / peak:.2f} of the fp32 peak",
+        train_fp32_samples_per_second=samples_fp32,
+        train_fp32_peak_fraction=gflops_fp32 / peak,
+    )
+
+
+def iwae_part(report: Report, model: VAE, x: torch.Tensor, peak: float) -> None:
+    seconds, value, peak_mb = iwae(model, x, 5000)
+    fraction = len(x) * 5000 * DECODE_FLOPS_PER_SAMPLE / seconds / 1e9 / peak
+    report.add(
+        f"log p(x), k=5000, {len(x)} test images",
+        f"{seconds:.1f} s, {value:.2f} nats, peak RSS {peak_mb:.0f} MB, {fraction:.2f} of peak",
+        iwae_k5000_seconds=seconds,
+        iwae_log_px=value,
+        iwae_peak_mem_mb=peak_mb,
+        iwae_peak_fraction=fraction,
+    )
+
+
+def app_part(report: Report) -> None:
+    app = app_figures()
+    report.figures.update({k: app[k] for k in app if not math.isnan(app[k])})
+    for key in ("first_render_seconds", "slider_ms_median", "slider_ms_p95", "slider_ms_median_training"):
+        if key in app:
+            report.rows.append((key, f"{app[key]:.2f}"))
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--ref-epochs", type=int, default=10)
@@ -166,101 +267,14 @@ def main() -> None:
     p.add_argument("--skip-app", action="store_true")
     args = p.parse_args()
     data = load_dataset("mnist")
-    rows: list[tuple[str, str]] = []
-    res: dict[str, float | int | str] = {}
-
-    peak = matmul_peak_gflops()
-    rows.append(("fp32 matmul peak (4096^2 torch.mm)", f"{peak:.0f} GFLOP/s on {torch.get_num_threads()} threads"))
-    peak_bf16 = matmul_peak_gflops(dtype=torch.bfloat16)
-    rows.append(("bf16 matmul peak (4096^2 torch.mm)", f"{peak_bf16:.0f} GFLOP/s"))
-    res.update(matmul_peak_gflops=peak, matmul_peak_gflops_bf16=peak_bf16)
-
-    ref_s, ref_elbo = reference_run(data.x_train, data.x_test, args.ref_epochs)
-    rows.append((f"reference loop, {args.ref_epochs} epochs", f"{ref_s:.1f} s, test -ELBO {ref_elbo:.2f}"))
-    ours_s, reached, result, config = ours_to_target(data, ref_elbo)
-    ours_elbo = -dataset_terms(result.model, data.x_test).elbo
-    t = config.train
-    got_there = "" if ours_elbo <= ref_elbo else f" (NOT reached in {t.epochs} epochs)"
-    rows.append(
-        (
-            f"vae_core to that target ({result.step_kind}, batch {t.batch_size}, {t.lr_schedule} lr {t.lr:g})",
-            f"{ours_s:.1f} s, {len(reached)} epochs, test -ELBO {ours_elbo:.2f}{got_there}",
-        )
-    )
-    res.update(
-        ref_seconds=ref_s,
-        ours_seconds=ours_s,
-        time_to_quality_ratio=ours_s / ref_s,
-        ref_test_neg_elbo=ref_elbo,
-        ours_test_neg_elbo=ours_elbo,
-        ours_epochs=len(reached),
-    )
-    if result.step_kind != "fp32":  # what a CPU without AMX gets: the same run with fp32 GEMMs
-        fp32_s, fp32_reached, fp32_result, _ = ours_to_target(data, ref_elbo, precision="fp32")
-        fp32_elbo = -dataset_terms(fp32_result.model, data.x_test).elbo
-        rows.append(
-            (
-                "vae_core to that target, fp32 step",
-                f"{fp32_s:.1f} s, {len(fp32_reached)} epochs, test -ELBO {fp32_elbo:.2f}",
-            )
-        )
-        res.update(
-            ours_fp32_seconds=fp32_s, time_to_quality_ratio_fp32=fp32_s / ref_s, ours_fp32_test_neg_elbo=fp32_elbo
-        )
-
-    samples_s, gflops, kind = throughput(data, config)
-    fp32_config = dataclasses.replace(config, train=dataclasses.replace(config.train, precision="fp32"))
-    samples_fp32, gflops_fp32, _ = throughput(data, fp32_config)
-    res.update(
-        train_samples_per_second=samples_s,
-        train_gflops=gflops,
-        train_peak_fraction=gflops / peak,
-        train_step=kind,
-        train_fraction_of_bf16_peak=gflops / peak_bf16,
-        train_fp32_samples_per_second=samples_fp32,
-        train_fp32_peak_fraction=gflops_fp32 / peak,
-    )
-    rows.append(
-        (
-            f"training throughput, default step ({kind})",
-            f"{samples_s:,.0f} samples/s, {gflops:.0f} GFLOP/s = {gflops / peak:.2f} of the fp32 peak"
-            f" ({gflops / peak_bf16:.2f} of the bf16 peak)",
-        )
-    )
-    rows.append(
-        (
-            "training throughput, fp32 step",
-            f"{samples_fp32:,.0f} samples/s, {gflops_fp32:.0f} GFLOP/s = {gflops_fp32 / peak:.2f} of the fp32 peak",
-        )
-    )
-
-    x = data.x_test[: args.iwae_n]
-    seconds, value, peak_mb = iwae(result.model, x, 5000)
-    flops = len(x) * 5000 * DECODE_FLOPS_PER_SAMPLE
-    res.update(
-        iwae_k5000_seconds=seconds,
-        iwae_log_px=value,
-        iwae_peak_mem_mb=peak_mb,
-        iwae_peak_fraction=flops / seconds / 1e9 / peak,
-    )
-    rows.append(
-        (
-            f"log p(x), k=5000, {len(x)} test images",
-            f"{seconds:.1f} s, {value:.2f} nats, peak RSS {peak_mb:.0f} MB, {flops / seconds / 1e9 / peak:.2f} of peak",
-        )
-    )
-
+    report = Report()
+    peak, peak_bf16 = peaks_part(report)
+    result, config = quality_part(report, data, args.ref_epochs)
+    throughput_part(report, data, config, peak, peak_bf16)
+    iwae_part(report, result.model, data.x_test[: args.iwae_n], peak)
     if not args.skip_app:
-        app = app_figures()
-        res.update({k: app[k] for k in app if not math.isnan(app[k])})
-        for key in ("first_render_seconds", "slider_ms_median", "slider_ms_p95", "slider_ms_median_training"):
-            if key in app:
-                rows.append((key, f"{app[key]:.2f}"))
-
-    width = max(len(r[0]) for r in rows)
-    for name, value_text in rows:
-        print(f"{name:{width}s}  {value_text}")
-    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in res.items()}))
+        app_part(report)
+    report.print()
 
 
 if __name__ == "__main__":

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae_core.config import make_config
 from vae_core.data import Dataset, load_dataset
-from vae_core.model import build_model
-from vae_core.train import EpochInfo, train
+from vae_core.vae.model import build_model
+from vae_core.vae.train import EpochInfo, train
 
 CONSTANT = {"lr_schedule": "constant", "lr_warmup_epochs": 0, "adam_beta2": 0.999}
 SETTINGS: list[dict[str, Any]] = [

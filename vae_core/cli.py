@@ -11,23 +11,26 @@ training stops it cleanly at the next step and caches nothing; a second Ctrl-C a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from vae_core import cache, zoo
 from vae_core.config import DATASETS, RunConfig, make_config
-from vae_core.data import Dataset, available, fixed_binarization, load_dataset
-from vae_core.download import MIRRORS, DatasetError, dataset_dir
-from vae_core.evaluate import Evaluation, evaluate
-from vae_core.fast_step import step_kind
-from vae_core.train import EpochInfo, StepInfo
+from vae_core.data.datasets import Dataset, available, load_dataset
+from vae_core.data.download import MIRRORS, DatasetError, dataset_dir
+from vae_core.store import cache, zoo
+from vae_core.vae.binarize import fixed_binarization
+from vae_core.vae.evaluate import Evaluation, evaluate
+from vae_core.vae.fast_step import step_kind
+from vae_core.vae.train import EpochInfo, StepInfo
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
 
@@ -79,24 +82,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("every k must be a positive whole number")
-    return values
+def _number_list(kind: type, lowest: float, rule: str) -> Callable[[str], list]:
+    """An argparse type for "1,10,100": numbers of ``kind`` separated by commas, none below ``lowest``."""
+
+    def parse(text: str) -> list:
+        try:
+            values = [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+        if not values or min(values) < lowest:
+            raise argparse.ArgumentTypeError(rule)
+        return values
+
+    return parse
 
 
-def _float_list(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError("every value must be a number >= 0")
-    return values
+_int_list = _number_list(int, 1, "every k must be a positive whole number")
+_float_list = _number_list(float, 0, "every value must be a number >= 0")
 
 
 def _add_config_flags(p: argparse.ArgumentParser, required: bool) -> None:
@@ -116,7 +118,13 @@ def _add_config_flags(p: argparse.ArgumentParser, required: bool) -> None:
         help="GEMM arithmetic of the training step (default auto: bf16 on CPUs with AMX, else fp32)",
     )
     p.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 400 or 512,256 (default per dataset)")
-    p.add_argument("--kl", choices=["analytic", "mc"], help="KL estimator in training (default analytic)")
+    p.add_argument(
+        "--kl-estimator",
+        "--kl",
+        dest="kl",
+        choices=["analytic", "mc"],
+        help="KL estimator in training (default analytic)",
+    )
     p.add_argument("--warmup", type=float, help="KL warm-up epochs (default 0)")
     p.add_argument("--data-root", type=Path, help="dataset folder (default $VAE_LAB_DATA or a user cache)")
     p.add_argument("--cache-root", type=Path, help="model cache folder (default $VAE_LAB_CACHE or a user cache)")
@@ -131,7 +139,7 @@ _FLAG_FIELDS = {
     "lr": "lr",
     "batch_size": "batch_size",
     "hidden": "hidden",
-    "kl": "kl",
+    "kl": "kl_estimator",
     "warmup": "warmup_epochs",
     "lr_schedule": "lr_schedule",
     "lr_warmup": "lr_warmup_epochs",
@@ -180,6 +188,20 @@ def _get_or_train(config: RunConfig, args: argparse.Namespace) -> cache.TrainedM
         f"batch {t.batch_size}, {t.lr_schedule} lr {t.lr:g}, {step_kind(config.model, t)} step ...",
         file=sys.stderr,
     )
+    with _stop_on_sigint() as stop:
+        return cache.get_or_train(
+            config,
+            args.cache_root,
+            data=data,
+            on_step=_step_progress(),
+            on_epoch=_epoch_line,
+            stop_event=stop,
+        )
+
+
+@contextlib.contextmanager
+def _stop_on_sigint() -> Iterator[threading.Event]:
+    """An event that the first Ctrl-C sets (the run stops after its step); a second one aborts."""
     stop = threading.Event()
 
     def on_sigint(signum: int, frame: object) -> None:
@@ -189,17 +211,9 @@ def _get_or_train(config: RunConfig, args: argparse.Namespace) -> cache.TrainedM
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        trained = cache.get_or_train(
-            config,
-            args.cache_root,
-            data=data,
-            on_step=_step_progress(),
-            on_epoch=_epoch_line,
-            stop_event=stop,
-        )
+        yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
-    return trained
 
 
 def _step_progress() -> Any:
@@ -321,21 +335,11 @@ def _zoo(args: argparse.Namespace) -> int:
     configs = zoo.zoo_configs(args.dataset, args.betas, args.latent_dims)
     torch.set_num_threads(max(1, args.threads))
     print(f"zoo: {len(configs)} {args.dataset} models (β {args.betas} × latent {args.latent_dims})", file=sys.stderr)
-    stop = threading.Event()
-
-    def on_sigint(signum: int, frame: object) -> None:
-        print("\nstopping after this step (Ctrl-C again to abort) ...", file=sys.stderr)
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
     t0 = time.perf_counter()
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
+    with _stop_on_sigint() as stop:
         cells = zoo.run_zoo(
             configs, args.cache_root, load_data=lambda name: _load(name, args), on_cell=_zoo_line, stop_event=stop
         )
-    finally:
-        signal.signal(signal.SIGINT, previous)
     wall = time.perf_counter() - t0
     done = sum(c.status in ("cached", "trained") for c in cells)
     print(f"zoo: {done}/{len(configs)} models in the cache, {wall:.1f} s wall", file=sys.stderr)

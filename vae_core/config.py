@@ -133,8 +133,8 @@ class TrainConfig:
     lr_warmup_epochs: float = 0.0
     adam_beta2: float = 0.999
     batch_size: int = 128
-    kl: KLEstimator = "analytic"
-    kl_samples: int = 1  # L, samples of z per example (recon term, and KL when kl="mc")
+    kl_estimator: KLEstimator = "analytic"
+    kl_samples: int = 1  # L, samples of z per example (recon term, and KL when kl_estimator="mc")
     warmup_epochs: float = 0.0  # beta rises linearly from 0 over this many epochs
     binarize: bool = True  # dynamic binarization for Bernoulli likelihoods
     seed: int = 0
@@ -219,8 +219,8 @@ def validate(config: RunConfig) -> None:
         problems.append(f"adam_beta2 must be in [0, 1), got {t.adam_beta2}")
     if t.batch_size < 1:
         problems.append(f"batch size must be at least 1, got {t.batch_size}")
-    if t.kl not in ("analytic", "mc"):
-        problems.append(f"kl must be 'analytic' or 'mc', got {t.kl!r}")
+    if t.kl_estimator not in ("analytic", "mc"):
+        problems.append(f"kl_estimator must be 'analytic' or 'mc', got {t.kl_estimator!r}")
     if t.precision not in ("auto", "fp32", "bf16"):
         problems.append(f"precision must be 'auto', 'fp32' or 'bf16', got {t.precision!r}")
     if t.kl_samples < 1:

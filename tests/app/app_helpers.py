@@ -52,7 +52,10 @@ def array(value) -> list:
 
     if isinstance(value, dict) and "bdata" in value:
         flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        return flat.reshape(value["shape"]).tolist() if "shape" in value else flat.tolist()
+        if "shape" not in value:
+            return flat.tolist()
+        shape = value["shape"]  # plotly writes it as "121, 121"
+        return flat.reshape([int(n) for n in shape.split(",")] if isinstance(shape, str) else shape).tolist()
     return list(value)
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 from app_helpers import APP
 from streamlit.testing.v1 import AppTest
 
-from app_pages.common import dataset_defaults
+from app_pages.settings import dataset_defaults
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app_helpers import images, plotly_specs, poll_until, pretrained
+from app_helpers import array, images, plotly_specs, poll_until, pretrained
 
-from vae_core.jobs import describe
+from vae_core.views.wording import describe
 
 
 def test_untrained_runs_offer_to_train_and_then_compare(open_app, empty_cache):
@@ -37,3 +37,17 @@ def test_two_betas_side_by_side(open_app):
     after = images(at)
     assert after[0] == before[0] and after[1] != before[1]
     assert sorted({t["name"] for t in plotly_specs(at)["cmp_curves"]["data"]}) == ["A: D 2", "B: D 3"]
+
+
+def test_runs_that_read_alike_get_their_own_codes(open_app):
+    """Two configs that differ only in what describe() leaves out (Adam's β₂ here) read the same,
+    train the same number of steps, and must still show their own latent codes."""
+    a = pretrained(epochs=3)
+    b = pretrained(epochs=3, adam_beta2=0.9)
+    assert describe(a) == describe(b) and a != b
+    at = open_app("compare", epochs=3)
+    at.selectbox(key="cmp_a").set_value(a).run()
+    at.selectbox(key="cmp_b").set_value(b).run()
+    assert not at.exception
+    xs = {side: array(plotly_specs(at)[f"cmp_scatter_{side}"]["data"][0]["x"]) for side in "ab"}
+    assert xs["a"] != xs["b"], "run B showed run A's cached codes"

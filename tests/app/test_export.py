@@ -14,7 +14,7 @@ import numpy as np
 from app_helpers import pretrained
 
 from vae_core import get_or_train, load_model, make_config
-from vae_core.export import codes_csv, epochs_csv, estimates_csv, model_bytes, model_file_name
+from vae_core.views.export import codes_csv, epochs_csv, estimates_csv, model_bytes, model_file_name
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import torch
 from app_helpers import array, component_data, images, plotly_specs, pretrained
 
 from vae_core import get_or_train
-from vae_core.pad import decode_f32, decode_layers
+from vae_core.views.pad import decode_f32, decode_layers
 
 PAD = "vae_lab.latent_pad"
 

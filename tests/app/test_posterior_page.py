@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import torch
-from app_helpers import plotly_specs, pretrained
+from app_helpers import array, plotly_specs, pretrained
 
 from vae_core import get_or_train
-from vae_core.objectives import elbo_terms, log_px_quadrature
-from vae_core.train import checkpoint_epochs
+from vae_core.vae.objectives import elbo_terms, log_px_quadrature
+from vae_core.vae.train import checkpoint_epochs
 
 
 def numbers(at) -> dict[str, float]:
@@ -58,3 +58,16 @@ def test_checkpoints_and_image_change_what_is_shown(open_app):
     at.number_input(key="post_image").set_value(3).run()
     assert numbers(at)["log p(x), quadrature"] != at_start["log p(x), quadrature"]
     assert "weights after epoch 0" in at.caption[0].value
+
+
+def test_the_elbo_page_and_the_posterior_page_draw_the_same_posterior(open_app):
+    pretrained(epochs=8)
+    post = open_app("posterior", epochs=8)
+    elbo = open_app("elbo", epochs=8)
+    assert post.session_state["post_image"] == elbo.session_state["elbo_image"] == 0
+    heat = {
+        name: next(t for t in plotly_specs(at)[key]["data"] if t["type"] == "heatmap")
+        for name, at, key in (("posterior", post, "posterior_main"), ("elbo", elbo, "posterior_chart"))
+    }
+    for axis in ("x", "y", "z"):
+        assert array(heat["posterior"][axis]) == array(heat["elbo"][axis]), axis

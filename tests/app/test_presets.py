@@ -6,8 +6,9 @@ import pytest
 from app_helpers import APP, pretrained
 from streamlit.testing.v1 import AppTest
 
-from app_pages.common import BETAS, DEFAULTS, config_from, parse_url, url_of
-from vae_core.zoo import ZOO_BETAS, zoo_configs
+from app_pages.settings import BETAS, DEFAULTS, config_from
+from app_pages.url import parse_url, url_of
+from vae_core.store.zoo import ZOO_BETAS, zoo_configs
 
 
 def open_url(**params: str) -> AppTest:

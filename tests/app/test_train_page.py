@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from app_helpers import array, plotly_specs, poll_until
 
-from app_pages.common import DEFAULTS, config_from, values_of
+from app_pages.settings import DEFAULTS, config_from, values_of
 from vae_core import make_config
-from vae_core.cache import lookup
 from vae_core.config import DATASETS
+from vae_core.store.cache import lookup
 
 
 def finished(at) -> bool:

@@ -9,9 +9,9 @@ import threading
 import pytest
 import torch
 
-from vae_core import cache
 from vae_core.config import make_config
 from vae_core.data import load_dataset
+from vae_core.store import cache
 
 TINY = dict(latent_dim=2, epochs=1, hidden=(16,), batch_size=64)
 
@@ -63,7 +63,10 @@ def test_a_damaged_entry_is_retrained_not_a_crash(tmp_path, damage):
     assert cache.lookup(config, tmp_path) is None
     again = cache.get_or_train(config, tmp_path)
     assert not again.from_cache and cache.lookup(config, tmp_path) is not None
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing left over
+    # Nothing half-written is left over; the damaged entry is kept aside for a post-mortem, once.
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert [n.split("-")[1] for n in left] == [folder.name] and left[0].startswith(".damaged-")
+    assert (tmp_path / left[0] / "config.json").exists()
 
 
 def test_a_stopped_run_is_not_cached(tmp_path):

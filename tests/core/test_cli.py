@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vae_core.download import IDX_NAMES
+from vae_core.data.download import IDX_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +24,7 @@ def run_cli(*args: str, cache: Path, **kw) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_train_then_evaluate_a_model_file(tmp_path):
     model = tmp_path / "digits2d.pt"
     out = run_cli("train", "--dataset", "digits", "--epochs", "3", "--out", str(model), "--json", cache=tmp_path)
@@ -50,6 +51,7 @@ def test_optimiser_and_precision_flags_reach_the_config_and_the_trainer(tmp_path
     assert "cosine lr 0.001, fp32 step" in out.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_with_flags_reuses_the_cached_model_and_prints_a_table(tmp_path):
     flags = ["--dataset", "two-moons", "--epochs", "5"]
     assert run_cli("train", *flags, cache=tmp_path).returncode == 0

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from vae_core import download
 from vae_core.config import DATASETS
-from vae_core.data import available, fixed_binarization, load_dataset
-from vae_core.download import IDX_NAMES, DatasetError, RemoteFile
+from vae_core.data import available, download, load_dataset
+from vae_core.data.download import IDX_NAMES, DatasetError, RemoteFile
+from vae_core.vae.binarize import fixed_binarization
 
 
 def write_idx(folder: Path, n_train: int = 12, n_test: int = 5, side: int = 4, seed: int = 0) -> None:
@@ -99,6 +99,7 @@ def test_fixed_binarization_is_fixed_and_binary():
     assert abs(a.mean().item() - x.mean().item()) < 0.01  # each pixel is drawn with its intensity
 
 
+@pytest.mark.slow
 def test_real_mnist_files(real_data_root):
     x_train, y_train, x_test, y_test = load_dataset("mnist", real_data_root, download_missing=False)
     assert x_train.shape == (60000, 784) and x_test.shape == (10000, 784)
@@ -107,6 +108,7 @@ def test_real_mnist_files(real_data_root):
     assert torch.bincount(y_train)[0] == 5923
 
 
+@pytest.mark.slow
 def test_real_fashion_and_binarized_mnist_files(real_data_root):
     fashion = load_dataset("fashion-mnist", real_data_root, download_missing=False)
     assert torch.bincount(fashion.y_test).tolist() == [1000] * 10

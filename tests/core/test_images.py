@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from vae_core.images import MAX_BYTES, ImageError, to_dataset_image
+from vae_core.data.images import MAX_BYTES, ImageError, to_dataset_image
 
 
 def encoded(picture: Image.Image, fmt: str = "PNG") -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -12,9 +11,9 @@ import pytest
 import torch
 
 from vae_core import make_config
-from vae_core.cache import cached_configs, lookup
-from vae_core.fast_step import bf16_is_fast
-from vae_core.jobs import JobRegistry, JobSnapshot, TrainingJob, describe, describe_optimiser
+from vae_core.store.cache import cached_configs, lookup
+from vae_core.store.jobs import JobRegistry, JobSnapshot, TrainingJob
+from vae_core.views.wording import describe
 
 
 @pytest.fixture
@@ -111,22 +110,3 @@ def test_registry_trained_reads_the_cache_and_cached_configs_lists_it(root):
     assert cached_configs(root) == [config]
     assert "D 3" in describe(config)
     assert JobSnapshot.from_trained(fresh.trained(config)).status == "completed"
-
-
-def test_vae_core_never_imports_streamlit():
-    code = (
-        "import importlib, pkgutil, sys, vae_core\n"
-        "for m in pkgutil.iter_modules(vae_core.__path__):\n"
-        "    if m.name != '__main__':\n"
-        "        importlib.import_module('vae_core.' + m.name)\n"
-        "assert 'streamlit' not in sys.modules, 'vae_core imported streamlit'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_describe_optimiser_says_how_a_config_trains():
-    mnist = describe_optimiser(make_config("mnist"))
-    assert "batch 512, cosine-decaying lr from 0.012 after 1 warm-up epoch, β₂ 0.99" in mnist
-    assert mnist.endswith("bf16 GEMMs (AMX)" if bf16_is_fast() else "hand-written, fp32")
-    assert describe_optimiser(make_config("digits", kl="mc")).endswith("steps: autograd")
-    assert "lr 0.003," in describe_optimiser(make_config("two-moons"))

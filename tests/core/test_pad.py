@@ -10,8 +10,16 @@ import pytest
 import torch
 
 from vae_core import make_config
-from vae_core.model import build_model
-from vae_core.pad import decode_f32, decode_layers, decoder_layers, encode_f32, pad_codes, pad_weights, payload_bytes
+from vae_core.vae.model import build_model
+from vae_core.views.pad import (
+    decode_f32,
+    decode_layers,
+    decoder_layers,
+    encode_f32,
+    pad_codes,
+    pad_weights,
+    payload_bytes,
+)
 
 
 def test_float32_round_trip_is_exact_and_little_endian():

@@ -10,9 +10,11 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from vae_core import lookup, make_config
 from vae_core.data import load_dataset
-from vae_core.zoo import ZOO_BETAS, ZOO_LATENT_DIMS, run_zoo, zoo_configs
+from vae_core.store.zoo import ZOO_BETAS, ZOO_LATENT_DIMS, run_zoo, zoo_configs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +66,7 @@ def stop_after(stop: threading.Event) -> threading.Event:
     return stop
 
 
+@pytest.mark.slow
 def test_cli_prints_a_line_per_model_and_a_json_summary(tmp_path):
     proc = zoo_cli("--dataset", "digits", "--betas", "0,1", "--latent-dims", "2", "--json", cache=tmp_path)
     out, err = proc.communicate(timeout=300)
@@ -83,6 +86,7 @@ def test_cli_prints_a_line_per_model_and_a_json_summary(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_current_model_cleanly_and_a_rerun_resumes(tmp_path):
     proc = zoo_cli("--dataset", "digits", "--betas", "0,0.5,1,2,4,8", "--latent-dims", "2,3", cache=tmp_path)
     first = ""

@@ -6,7 +6,8 @@ where ``key`` hashes the canonical JSON of the config together with ``CACHE_VERS
 entry is written into a temporary folder and renamed into place, so a reader sees either
 nothing or a whole entry. A file lock per key makes a second process that asks for the same
 config wait for the first one's result instead of training it again. An entry that fails to
-load is moved aside and retrained. Tensors are read with ``torch.load(..., weights_only=True)``.
+load is moved aside (kept as ``.damaged-<key>-<id>`` for a post-mortem) and retrained.
+Tensors are read with ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import torch
 from filelock import FileLock
 
 from vae_core.config import RunConfig
-from vae_core.data import Dataset, load_dataset
-from vae_core.model import VAE, build_model
-from vae_core.train import EpochInfo, StepInfo, train
+from vae_core.data.datasets import Dataset, load_dataset
+from vae_core.data.download import user_folder
+from vae_core.vae.model import VAE, build_model
+from vae_core.vae.train import EpochInfo, StepInfo, train
 
-CACHE_VERSION = 3  # 2: entries keep checkpoints; 3: the hand-written (bf16) training step
+CACHE_VERSION = 4  # 2: entries keep checkpoints; 3: the hand-written (bf16) step; 4: TrainConfig.kl_estimator
 MODEL_FORMAT = "vae-latent-lab/model/1"
 ENTRY_FILES = ("config.json", "weights.pt", "checkpoints.pt", "history.json", "metrics.json")
 
@@ -55,11 +57,7 @@ class TrainedModel:
 
 def default_cache_root() -> Path:
     """``$VAE_LAB_CACHE``, else a per-user cache folder."""
-    env = os.environ.get("VAE_LAB_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vae-latent-lab" / "models"
+    return user_folder("VAE_LAB_CACHE", "models")
 
 
 def config_key(config: RunConfig) -> str:
@@ -181,11 +179,14 @@ def _load_weights(config: RunConfig, state: dict[str, torch.Tensor]) -> VAE:
 
 
 def _discard(folder: Path) -> None:
-    """Move a damaged entry out of the way (kept beside the cache for a post-mortem)."""
+    """Move a damaged entry out of the way: kept beside the cache as ``.damaged-<key>-<id>`` for a
+    post-mortem (every listing skips dot folders), the latest one per key only, or deleted if it
+    cannot be moved."""
+    for older in folder.parent.glob(f".damaged-{folder.name}-*"):
+        shutil.rmtree(older, ignore_errors=True)
     target = folder.with_name(f".damaged-{folder.name}-{uuid.uuid4().hex[:8]}")
     try:
         os.replace(folder, target)
-        shutil.rmtree(target, ignore_errors=True)
     except OSError:
         shutil.rmtree(folder, ignore_errors=True)
 

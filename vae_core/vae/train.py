@@ -16,18 +16,27 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple, Protocol
 
 import torch
 
 from vae_core.config import TrainConfig
-from vae_core.data import Dataset, binarize, fixed_binarization
-from vae_core.evaluate import dataset_terms
-from vae_core.fast_step import FastStep, step_kind
-from vae_core.model import VAE
-from vae_core.objectives import elbo_terms
+from vae_core.vae.binarize import binarize, fixed_binarization
+from vae_core.vae.evaluate import dataset_terms
+from vae_core.vae.fast_step import FastStep, step_kind
+from vae_core.vae.model import VAE
+from vae_core.vae.objectives import elbo_terms
 
 Status = Literal["completed", "stopped", "diverged"]
+
+
+class Splits(Protocol):
+    """What the trainer needs of a dataset (``vae_core.data.Dataset`` is one): (N, x_dim) tensors."""
+
+    @property
+    def x_train(self) -> torch.Tensor: ...
+    @property
+    def x_test(self) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,15 @@ class StepInfo:
     loss: float
     total_steps: int
     lr: float = 0.0  # the learning rate this step used
+
+    @classmethod
+    def of(cls, values: list[float], *, step: int, epoch: int, beta: float, total_steps: int, lr: float) -> StepInfo:
+        """A step's record from its batch means (recon, kl, loss) and where it stands in the run."""
+        recon, kl, loss = values
+        elbo = recon - kl
+        return cls(
+            step=step, epoch=epoch, beta=beta, recon=recon, kl=kl, elbo=elbo, loss=loss, total_steps=total_steps, lr=lr
+        )
 
 
 @dataclass(frozen=True)
@@ -137,9 +155,16 @@ class _Run:
         return self.config.beta * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else self.config.beta
 
 
+class Interrupted(NamedTuple):
+    """Why an epoch ended early: the run's new status and the reason, in words."""
+
+    status: Status
+    reason: str
+
+
 def train(
     model: VAE,
-    data: Dataset,
+    data: Splits,
     config: TrainConfig,
     *,
     on_step: Callable[[StepInfo], None] | None = None,
@@ -147,37 +172,23 @@ def train(
     stop_event: threading.Event | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch."""
-    batch = min(config.batch_size, len(data.x_train))
-    kind = step_kind(model.config, config)
-    run = _Run(
-        model,
-        # fused: one kernel for all parameters, not ~10 per parameter
-        torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, config.adam_beta2), fused=True),
-        config,
-        torch.Generator().manual_seed(config.seed),
-        batch,
-        len(data.x_train) // batch,  # drop the ragged last batch: every step sees `batch` examples
-        TrainResult(model, "completed", f"trained {config.epochs} epochs"),
-        on_step,
-        stop_event,
-        FastStep(model, kind) if kind != "autograd" else None,
-    )
+    run = _make_run(model, data, config, on_step, stop_event)
     result = run.result
-    result.step_kind = kind
     x_test = fixed_binarization(data.x_test) if config.binarize else data.x_test
     good_state = result.checkpoints[0] = copy.deepcopy(model.state_dict())
     keep = set(checkpoint_epochs(config.epochs))
     start = time.perf_counter()
     for epoch in range(config.epochs):
-        sums = _run_epoch(run, data.x_train, epoch)
-        if result.status == "completed":
+        sums, interrupted = _run_epoch(run, data.x_train, epoch)
+        if interrupted is None:
             info = _end_of_epoch(model, x_test, sums / run.steps_per_epoch, epoch + 1, len(result.steps), start, config)
             if not math.isfinite(info.test_elbo):
-                result.status = "diverged"
-                result.reason = f"the test ELBO became {info.test_elbo} after epoch {epoch + 1}; weights restored"
-        if result.status == "diverged":
-            model.load_state_dict(good_state)
-        if result.status != "completed":
+                reason = f"the test ELBO became {info.test_elbo} after epoch {epoch + 1}; weights restored"
+                interrupted = Interrupted("diverged", reason)
+        if interrupted is not None:
+            result.status, result.reason = interrupted
+            if interrupted.status == "diverged":
+                model.load_state_dict(good_state)
             break
         good_state = copy.deepcopy(model.state_dict())
         if epoch + 1 in keep:
@@ -190,37 +201,51 @@ def train(
     return result
 
 
-def _run_epoch(run: _Run, x_train: torch.Tensor, epoch: int) -> torch.Tensor:
-    """One epoch of optimizer steps; the (recon, kl) sums over its steps. Sets the result's
-    status to "stopped" or "diverged" (the caller restores the weights) and returns early."""
-    model, config, g, result = run.model, run.config, run.generator, run.result
-    model.train()
-    order = torch.randperm(len(x_train), generator=g)
+def _make_run(
+    model: VAE,
+    data: Splits,
+    config: TrainConfig,
+    on_step: Callable[[StepInfo], None] | None,
+    stop_event: threading.Event | None,
+) -> _Run:
+    batch = min(config.batch_size, len(data.x_train))
+    kind = step_kind(model.config, config)
+    result = TrainResult(model, "completed", f"trained {config.epochs} epochs", step_kind=kind)
+    return _Run(
+        model=model,
+        # fused: one kernel for all parameters, not ~10 per parameter
+        optimizer=torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, config.adam_beta2), fused=True),
+        config=config,
+        generator=torch.Generator().manual_seed(config.seed),
+        batch=batch,
+        steps_per_epoch=len(data.x_train) // batch,  # drop the ragged last batch: every step sees `batch` examples
+        result=result,
+        on_step=on_step,
+        stop_event=stop_event,
+        fast=FastStep(model, kind) if kind != "autograd" else None,
+    )
+
+
+def _run_epoch(run: _Run, x_train: torch.Tensor, epoch: int) -> tuple[torch.Tensor, Interrupted | None]:
+    """One epoch of optimizer steps: the (recon, kl) sums over its steps, and why it ended early
+    (a stop request or a non-finite loss; the caller restores the weights), if it did."""
+    run.model.train()
+    order = torch.randperm(len(x_train), generator=run.generator)
     sums = torch.zeros(2)
     for i in range(run.steps_per_epoch):
-        step = len(result.steps)
+        step = len(run.result.steps)
         if run.stop_event is not None and run.stop_event.is_set():
-            result.status, result.reason = "stopped", f"stopped at step {step} of {run.total}"
-            break
+            return sums, Interrupted("stopped", f"stopped at step {step} of {run.total}")
         x = x_train[order[i * run.batch : (i + 1) * run.batch]]
-        if config.binarize:
-            x = binarize(x, g)
         beta = run.beta(step)
-        if run.fast is not None:
-            eps = torch.randn((len(x), model.latent_dim), generator=g)
-            values = run.fast(x, beta, eps)  # (recon, kl, loss); the .grads are set
-        else:
-            terms = elbo_terms(model, x, kl=config.kl, n_samples=config.kl_samples, generator=g)
-            loss = terms.loss(beta)
-            values = torch.stack([terms.recon.mean(), terms.kl.mean(), loss]).detach()
+        values, loss = _step_values(run, binarize(x, run.generator) if run.config.binarize else x, beta)
         if not torch.isfinite(values).all():
-            result.status = "diverged"
-            result.reason = (
+            reason = (
                 f"the loss became {values[2].item()} at step {step} (epoch {epoch + 1}); "
                 f"the weights are those from the end of epoch {epoch}. Try a smaller learning rate."
             )
-            break
-        if run.fast is None:
+            return sums, Interrupted("diverged", reason)
+        if loss is not None:
             run.optimizer.zero_grad(set_to_none=True)
             loss.backward()
         lr = run.lr(step)
@@ -228,12 +253,26 @@ def _run_epoch(run: _Run, x_train: torch.Tensor, epoch: int) -> torch.Tensor:
             group["lr"] = lr
         run.optimizer.step()
         sums += values[:2]
-        recon, kl, loss_value = values.tolist()
-        info = StepInfo(step + 1, epoch, beta, recon, kl, recon - kl, loss_value, run.total, lr)
-        result.steps.append(info)
-        if run.on_step is not None:
-            run.on_step(info)
-    return sums
+        _record(run, StepInfo.of(values.tolist(), step=step + 1, epoch=epoch, beta=beta, total_steps=run.total, lr=lr))
+    return sums, None
+
+
+def _record(run: _Run, info: StepInfo) -> None:
+    run.result.steps.append(info)
+    if run.on_step is not None:
+        run.on_step(info)
+
+
+def _step_values(run: _Run, x: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The batch means (recon, kl, loss) of one step; the hand-written step has already set the
+    gradients, autograd's returns the loss to differentiate as well."""
+    if run.fast is not None:
+        eps = torch.randn((len(x), run.model.latent_dim), generator=run.generator)
+        return run.fast(x, beta, eps), None
+    c = run.config
+    terms = elbo_terms(run.model, x, kl_estimator=c.kl_estimator, n_samples=c.kl_samples, generator=run.generator)
+    loss = terms.loss(beta)
+    return torch.stack([terms.recon.mean(), terms.kl.mean(), loss]).detach(), loss
 
 
 def _end_of_epoch(

@@ -5,7 +5,8 @@ completed run) and keeps a thread-safe snapshot of its steps, epochs and status 
 of viewers poll. While it trains it also publishes a copy of the weights every so often, so a
 viewer can draw reconstructions and the latent space as they form without touching the model
 being trained. A ``JobRegistry`` holds at most one live job per config key: starting a config
-that already runs returns that job. Nothing here knows about Streamlit.
+that already runs returns that job. Nothing here knows about Streamlit; the words that
+describe a config to a person are in ``vae_core.views.wording``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from typing import Literal
 
 import torch
 
-from vae_core.cache import TrainedModel, config_key, get_or_train, lookup
 from vae_core.config import RunConfig
-from vae_core.data import Dataset, load_dataset
-from vae_core.fast_step import step_kind
-from vae_core.model import VAE
-from vae_core.train import EpochInfo, StepInfo
+from vae_core.data.datasets import Dataset, load_dataset
+from vae_core.store.cache import TrainedModel, config_key, get_or_train, lookup
+from vae_core.vae.model import VAE
+from vae_core.vae.train import EpochInfo, StepInfo
 
 JobStatus = Literal["starting", "running", "completed", "stopped", "diverged", "failed"]
 PUBLISH_SECONDS = 0.5  # how often a training job copies its weights for viewers
@@ -300,30 +300,3 @@ def _lower_priority(by: int = 10) -> None:
     with contextlib.suppress(AttributeError, OSError):  # elsewhere: train at normal priority
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + by))
-
-
-def describe(config: RunConfig) -> str:
-    """A one-line human summary of a config, e.g. for a picker of cached models."""
-    m, t = config.model, config.train
-    parts = {
-        "data": config.dataset,
-        "D": m.latent_dim,
-        "β": f"{t.beta:g}",
-        "epochs": t.epochs,
-        "lr": f"{t.lr:g}",
-        "hidden": "×".join(map(str, m.hidden)),
-        "KL": t.kl,
-        "seed": t.seed,
-    }
-    return ", ".join(f"{k} {v}" for k, v in parts.items())
-
-
-def describe_optimiser(config: RunConfig) -> str:
-    """How a config trains, in words: batch, learning-rate schedule, and how the steps run."""
-    t = config.train
-    rate = f"lr {t.lr:g}" if t.lr_schedule == "constant" else f"cosine-decaying lr from {t.lr:g}"
-    if t.lr_warmup_epochs:
-        rate += f" after {t.lr_warmup_epochs:g} warm-up epoch{'s' if t.lr_warmup_epochs != 1 else ''}"
-    kind = step_kind(config.model, t)
-    steps = {"bf16": "hand-written, bf16 GEMMs (AMX)", "fp32": "hand-written, fp32", "autograd": "autograd"}[kind]
-    return f"Adam, batch {t.batch_size}, {rate}, β₂ {t.adam_beta2:g}; steps: {steps}"

@@ -1,6 +1,6 @@
 """What the in-browser latent pad needs from Python: the decoder as plain data, and the codes.
 
-The pad (``assets/latent_pad.js``) decodes in JavaScript while the pointer moves, so it gets the
+The pad (``app_pages/latent_pad.js``) decodes in JavaScript while the pointer moves, so it gets the
 decoder's weights once per model: each ``nn.Linear`` as little-endian float32 in base64
 (``w`` row-major (out, in), ``b`` (out,)), ReLU between layers, then the output map
 (``sigmoid`` for a Bernoulli decoder's pixel probabilities, ``identity`` for a Gaussian's mean).
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vae_core.model import VAE
+from vae_core.vae.model import VAE
 
 
 def encode_f32(values: np.ndarray | torch.Tensor) -> str:

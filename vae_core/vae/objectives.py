@@ -9,9 +9,10 @@ With q(z|x) = N(mu, diag(sigma^2)), p(z) = N(0, I) and the decoder's p(x|z):
     L_k      = log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x)   (Burda et al., 2016)
 
 L_1 is an ELBO sample; E[L_k] rises with k towards log p(x). The naive estimate samples z from
-the prior instead; for 1-2 latent dimensions a grid quadrature gives log p(x) and p(z|x)
-exactly up to the grid (midpoint rule: for a smooth integrand whose width exceeds the grid
-step, the error falls off like exp(-2 pi^2 (width/step)^2)).
+the prior instead; for 1-2 latent dimensions a grid quadrature gives log p(x) exactly up to the
+grid (midpoint rule: for a smooth integrand whose width exceeds the grid step, the error falls
+off like exp(-2 pi^2 (width/step)^2)); ``posterior.py`` draws p(z|x) on such grids, and
+``gradients.py`` holds the two gradient estimators.
 
 Every model here is anything with ``encode(x) -> (mu, logvar)`` and
 ``decode(z) -> Distribution`` whose ``log_prob(x)`` is per example.
@@ -20,6 +21,7 @@ Every model here is anything with ``encode(x) -> (mu, logvar)`` and
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -85,25 +87,25 @@ def elbo_terms(
     model: LatentModel,
     x: torch.Tensor,
     *,
-    kl: Literal["analytic", "mc"] = "analytic",
+    kl_estimator: Literal["analytic", "mc"] = "analytic",
     n_samples: int = 1,
     generator: torch.Generator | None = None,
 ) -> ElboTerms:
     """ELBO terms for x (B, x_dim) with L = n_samples draws of z per example.
 
-    ``kl="mc"`` estimates the KL as the sample mean of log q(z|x) - log p(z) over the same
+    ``kl_estimator="mc"`` estimates the KL as the sample mean of log q(z|x) - log p(z) over the same
     draws; per dimension it is an unbiased estimate of the closed form.
     """
     mu, logvar = model.encode(x)  # (B, D)
     z, eps = sample_q(mu, logvar, n_samples, generator)  # (L, B, D)
     recon = log_lik(model, x, z).mean(0)  # (B,)
-    if kl == "analytic":
+    if kl_estimator == "analytic":
         kl_per_dim = gaussian_kl(mu, logvar)
-    elif kl == "mc":
+    elif kl_estimator == "mc":
         log_q = -0.5 * (eps.square() + logvar + LOG_2PI)  # log N(z; mu, sigma^2), per dim
         kl_per_dim = (log_q - log_standard_normal(z)).mean(0)
     else:
-        raise ValueError(f"kl must be 'analytic' or 'mc', got {kl!r}")
+        raise ValueError(f"kl_estimator must be 'analytic' or 'mc', got {kl_estimator!r}")
     return ElboTerms(recon, kl_per_dim.sum(-1), kl_per_dim, mu, logvar)
 
 
@@ -218,6 +220,16 @@ def _latent_dim(model: LatentModel, x: torch.Tensor) -> int:
     return model.encode(x[:1])[0].shape[-1]
 
 
+def mesh(axes: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Every point of the product of 1-D ``axes``, first axis varying slowest: (prod n_d, D) float32."""
+    return torch.stack([a.reshape(-1) for a in torch.meshgrid(*axes, indexing="ij")], -1).float()
+
+
+def log_cell(axes: Sequence[torch.Tensor]) -> float:
+    """log of one cell's volume on the product of evenly spaced ``axes``."""
+    return sum(math.log((a[1] - a[0]).item()) for a in axes)
+
+
 @dataclass(frozen=True)
 class Grid:
     """A midpoint grid over the cube [-bound, bound]^D, D in {1, 2}."""
@@ -233,12 +245,11 @@ class Grid:
 
     @property
     def points(self) -> torch.Tensor:  # (n^D, D), first dimension varying slowest
-        axes = torch.meshgrid(*[self.axis] * self.dim, indexing="ij")
-        return torch.stack([a.reshape(-1) for a in axes], -1).float()
+        return mesh([self.axis] * self.dim)
 
     @property
     def log_cell(self) -> float:
-        return self.dim * math.log(2 * self.bound / self.n)
+        return log_cell([self.axis] * self.dim)
 
 
 def default_grid(model: LatentModel, x: torch.Tensor, n: int | None = None, bound: float | None = None) -> Grid:
@@ -282,48 +293,3 @@ def log_px_quadrature(
 ) -> torch.Tensor:
     """Exact log p(x) up to the grid, for latent dimension 1 or 2: (N, x_dim) -> (N,)."""
     return log_px_quadrature_with_error(model, x, n=n, bound=bound)[0]
-
-
-@torch.inference_mode()
-def posterior_grid(model: LatentModel, x: torch.Tensor, grid: Grid) -> torch.Tensor:
-    """The true posterior log p(z|x) on a grid, a density (sums to 1 times the cell area).
-
-    x (x_dim,) -> (n,) for D = 1, or (n, n) indexed [z1, z2] for D = 2.
-    """
-    log_joint = pairwise_log_lik(model, x[None], grid.points)[0] + log_standard_normal(grid.points).sum(-1)
-    log_post = log_joint - torch.logsumexp(log_joint, 0) - grid.log_cell
-    return log_post.reshape([grid.n] * grid.dim)
-
-
-def elbo_gradient_samples(
-    model: LatentModel,
-    x: torch.Tensor,
-    mu: torch.Tensor,
-    logvar: torch.Tensor,
-    n: int,
-    estimator: Literal["reparam", "score"],
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """n single-sample estimates of d ELBO / d(mu, logvar) for one x: returns (n, 2D).
-
-    ELBO(mu, logvar) = E_q[log p(x|z)] - KL, with the KL's gradient in closed form; the two
-    estimators differ in the first term (Williams, 1992; Kingma & Welling, 2014):
-      reparam: d/d mu = f'(z),  d/d logvar = f'(z) * eps * sigma / 2
-      score:   f(z) * d log q(z) / d(mu, logvar) = f(z) * (eps / sigma, (eps^2 - 1) / 2)
-    Their row means agree in expectation; the row variance is the per-sample variance.
-    """
-    mu, logvar = mu.detach(), logvar.detach()
-    sigma = (0.5 * logvar).exp()
-    eps = torch.randn((n, *mu.shape), generator=generator)
-    if estimator == "reparam":
-        z = (mu + sigma * eps).requires_grad_(True)
-        (df_dz,) = torch.autograd.grad(model.decode(z).log_prob(x).sum(), z)
-        grad = torch.cat([df_dz, df_dz * eps * sigma / 2], -1)
-    elif estimator == "score":
-        with torch.no_grad():
-            f = log_lik(model, x[None], (mu + sigma * eps)[:, None])  # (n, 1)
-        grad = torch.cat([f * eps / sigma, f * (eps.square() - 1) / 2], -1)
-    else:
-        raise ValueError(f"estimator must be 'reparam' or 'score', got {estimator!r}")
-    kl_grad = torch.cat([mu, 0.5 * (logvar.exp() - 1)])
-    return grad.detach() - kl_grad

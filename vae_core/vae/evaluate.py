@@ -1,5 +1,6 @@
-"""Dataset-level summaries built on ``objectives``: test-set ELBO terms, active units, and
-the table of log p(x) estimates that the command line and the ELBO page show.
+"""Dataset-level summaries built on ``objectives``: test-set ELBO terms, active units, the
+table of log p(x) estimates that the command line shows, and the repeated L_k-against-k curve
+that the ELBO page draws.
 
 Active units (Burda et al., 2016): dimension d is active when Cov_x(E_q[z_d]) > 0.01.
 """
@@ -7,13 +8,14 @@ Active units (Burda et al., 2016): dimension d is active when Cov_x(E_q[z_d]) > 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import torch
 
-from vae_core.objectives import (
+from vae_core.vae.objectives import (
     LatentModel,
     elbo_terms,
     log_px_importance,
@@ -55,7 +57,7 @@ def dataset_terms(
     model: LatentModel,
     x: torch.Tensor,
     *,
-    kl: Literal["analytic", "mc"] = "analytic",
+    kl_estimator: Literal["analytic", "mc"] = "analytic",
     n_samples: int = 1,
     batch_size: int = 2000,
 ) -> DatasetTerms:
@@ -64,7 +66,7 @@ def dataset_terms(
     sums = torch.zeros(3)
     kl_dims, mus = [], []
     for xb in x.split(batch_size):
-        t = elbo_terms(model, xb, kl=kl, n_samples=n_samples, generator=g)
+        t = elbo_terms(model, xb, kl_estimator=kl_estimator, n_samples=n_samples, generator=g)
         sums += torch.stack([t.recon.sum(), t.kl.sum(), t.elbo.sum()])
         kl_dims.append(t.kl_per_dim.sum(0))
         mus.append(t.mu)
@@ -116,7 +118,7 @@ def evaluate(
 ) -> Evaluation:
     """ELBO (analytic and Monte-Carlo KL), L_k for each k, the naive prior estimate with
     ``prior_k`` draws, and the grid value when the latent dimension is 1 or 2."""
-    ev = Evaluation(len(x), dataset_terms(model, x), dataset_terms(model, x, kl="mc"))
+    ev = Evaluation(len(x), dataset_terms(model, x), dataset_terms(model, x, kl_estimator="mc"))
     g = torch.Generator().manual_seed(EVAL_SEED)
     for k in ks:
         if on_progress:
@@ -136,3 +138,28 @@ def evaluate(
         ev.quadrature, ev.quadrature_error = value.mean().item(), error.mean().item()
         ev.quadrature_seconds = time.perf_counter() - t0
     return ev
+
+
+def estimate_curve(
+    model: LatentModel,
+    x: torch.Tensor,
+    ks: Sequence[int],
+    repeats: int,
+    *,
+    sampler: Literal["importance", "prior"] = "importance",
+    seed: int = 0,
+    on_progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """The mean over x (N, x_dim) of the k-sample estimate of log p(x), for each k and repeat:
+    (len(ks), repeats). ``importance`` draws z ~ q(z|x) (L_k); ``prior`` draws z ~ p(z)."""
+    estimator = log_px_importance if sampler == "importance" else log_px_prior
+    out = np.zeros((len(ks), repeats))
+    cost, done = sum(ks) * repeats, 0
+    for r in range(repeats):
+        g = torch.Generator().manual_seed(seed + r)
+        for i, k in enumerate(ks):
+            out[i, r] = estimator(model, x, k, generator=g).mean().item()
+            done += k
+            if on_progress:
+                on_progress(done / cost)
+    return out

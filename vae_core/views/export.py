@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from vae_core.cache import TrainedModel, save_model
+from vae_core.store.cache import TrainedModel, save_model
 
 EPOCH_COLUMNS = (
     "epoch",

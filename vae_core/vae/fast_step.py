@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_core.config import ModelConfig, Precision, TrainConfig
-from vae_core.model import VAE
-from vae_core.objectives import LOG_2PI
+from vae_core.vae.model import VAE
+from vae_core.vae.objectives import LOG_2PI
 
 
 def bf16_is_fast() -> bool:
@@ -59,7 +59,7 @@ def resolve_precision(precision: Precision, model: ModelConfig) -> Literal["fp32
 def step_kind(model: ModelConfig, train: TrainConfig) -> str:
     """How the trainer runs a config's steps: "bf16" or "fp32" (hand-written), or "autograd"
     for the objectives the closed form does not cover (Monte-Carlo KL, several z per example)."""
-    if train.kl == "analytic" and train.kl_samples == 1:
+    if train.kl_estimator == "analytic" and train.kl_samples == 1:
         return resolve_precision(train.precision, model)
     return "autograd"
 

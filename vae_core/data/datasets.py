@@ -6,9 +6,8 @@
 - ``two-moons``, ``circles``, ``pinwheel``, ``8-gaussians``: seeded 2-D point sets for a
   Gaussian likelihood (pinwheel after Johnson et al., 2016).
 
-Dynamic binarization (a fresh Bernoulli draw of each pixel per epoch) makes the Bernoulli
-likelihood a proper likelihood; the test set is binarized once with a fixed seed so that
-test log-likelihoods are comparable across runs.
+Images stay grey here; ``vae_core.vae.binarize`` turns them into the binary pixels a Bernoulli
+likelihood needs (a fresh draw per epoch in training, one fixed draw for every test number).
 """
 
 from __future__ import annotations
@@ -22,12 +21,11 @@ import numpy as np
 import torch
 
 from vae_core.config import DATASETS
-from vae_core.download import FILES, DatasetError, Progress, dataset_dir, download, missing_message, verify
+from vae_core.data.download import FILES, DatasetError, Progress, dataset_dir, download, missing_message, verify
 
 TOY_SIZES = (2000, 1000)  # train, test
 TOY_SEED = 0
 DIGITS_TEST_FRACTION = 0.2
-TEST_BINARIZATION_SEED = 0
 
 
 class Dataset(NamedTuple):
@@ -80,16 +78,6 @@ def available(name: str, root: str | Path | None = None) -> bool:
         return True
     folder = dataset_dir(name, root)
     return all((folder / f.name).is_file() for f in FILES[name])
-
-
-def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One Bernoulli draw per pixel, with the pixel intensity as its probability."""
-    return torch.bernoulli(x, generator=generator)
-
-
-def fixed_binarization(x: torch.Tensor, seed: int = TEST_BINARIZATION_SEED) -> torch.Tensor:
-    """The fixed binarization used for every test-set number."""
-    return binarize(x, torch.Generator().manual_seed(seed))
 
 
 def _read_gz(path: Path) -> bytes:

@@ -7,24 +7,13 @@ import pytest
 import torch
 
 from vae_core import build_model, make_config
-from vae_core.figures import (
-    as_images,
-    decode_at,
-    estimate_curve,
-    interpolate,
-    kl_bars,
-    latent_scatter,
-    log_k_figure,
-    manifold,
-    posterior_figure,
-    posterior_window,
-    prior_quantiles,
-    prior_samples,
-    project,
-    tile,
-    training_curves,
-)
-from vae_core.train import EpochInfo, StepInfo
+from vae_core.vae.evaluate import estimate_curve
+from vae_core.vae.train import EpochInfo, StepInfo
+from vae_core.views.arrays import as_images, decode_at, interpolate, manifold, prior_quantiles, prior_samples, tile
+from vae_core.views.estimate_figures import log_k_figure
+from vae_core.views.latent_figures import latent_scatter
+from vae_core.views.projection import project
+from vae_core.views.training_figures import kl_bars, training_curves
 
 
 @pytest.fixture(scope="module")
@@ -86,17 +75,6 @@ def test_estimate_curve_has_one_column_per_repeat(model):
     assert np.array_equal(curve, estimate_curve(model, x, [1, 10, 100], 3)), "and repeats exactly"
     naive = estimate_curve(model, x, [1, 10], 2, sampler="prior")
     assert naive.shape == (2, 2)
-
-
-def test_posterior_window_is_a_normalized_density(model):
-    x = torch.bernoulli(torch.rand(64), generator=torch.Generator().manual_seed(1))
-    axes, density = posterior_window(model, x, n=81)
-    cell = (axes[0][1] - axes[0][0]) * (axes[1][1] - axes[1][0])
-    assert density.shape == (81, 81) and density.sum() * cell == pytest.approx(1.0, abs=1e-4)
-    with torch.inference_mode():
-        mu, logvar = (t[0].numpy() for t in model.encode(x[None]))
-    fig = posterior_figure(axes, density, mu, logvar)
-    assert [t.type for t in fig.data] == ["heatmap", "scatter", "scatter"]
 
 
 def test_one_scattergl_trace_with_row_indices():

@@ -68,13 +68,18 @@ MIRRORS: dict[str, tuple[str, ...]] = {
 }
 
 
-def default_data_root() -> Path:
-    """``$VAE_LAB_DATA``, else a per-user cache folder."""
-    env = os.environ.get("VAE_LAB_DATA")
+def user_folder(variable: str, leaf: str) -> Path:
+    """The folder named by the environment ``variable``, else ``<user cache>/vae-latent-lab/<leaf>``."""
+    env = os.environ.get(variable)
     if env:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vae-latent-lab" / "data"
+    return Path(base) / "vae-latent-lab" / leaf
+
+
+def default_data_root() -> Path:
+    """``$VAE_LAB_DATA``, else a per-user cache folder."""
+    return user_folder("VAE_LAB_DATA", "data")
 
 
 def dataset_dir(name: str, root: str | Path | None = None) -> Path:

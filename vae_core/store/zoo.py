@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from vae_core.cache import entry_dir, get_or_train, lookup
 from vae_core.config import RunConfig, make_config
-from vae_core.data import Dataset
+from vae_core.data.datasets import Dataset
+from vae_core.store.cache import entry_dir, get_or_train, lookup
 
 ZOO_BETAS: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 ZOO_LATENT_DIMS: tuple[int, ...] = (1, 2, 3, 5, 10, 20)

@@ -1,0 +1,74 @@
+"""``vae-lab`` (``app_pages/launch.py``) and ``python -m vae_core`` from outside the checkout."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from app_pages.launch import APP_ROOT, CONFIG, command, streamlit_flags
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_launcher_passes_every_setting_of_the_project_config():
+    flags = streamlit_flags()
+    settings = tomllib.loads(CONFIG.read_text())
+    assert len(flags) == sum(len(v) for v in settings.values())
+    assert "--server.address=127.0.0.1" in flags and "--browser.gatherUsageStats=false" in flags
+    cmd = command(["--port", "8600", "--server.runOnSave", "false"])
+    assert cmd[:5] == [sys.executable, "-m", "streamlit", "run", str(APP_ROOT / "app.py")]
+    assert cmd[-3:] == ["--server.port=8600", "--server.runOnSave", "false"]  # after the config: it wins
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_launcher_serves_the_app_from_another_folder(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    launcher = [sys.executable, "-m", "app_pages.launch", "--port", str(port)]
+    proc = subprocess.Popen(launcher, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        deadline, health = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and health != "ok":
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    health = r.read().decode()
+            except OSError:
+                time.sleep(0.3)
+        assert health == "ok", "the app did not start from another folder"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
+
+def _installed() -> importlib.metadata.Distribution:
+    try:
+        return importlib.metadata.distribution("vae-latent-lab")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the project is not installed (pip install -e .)")
+
+
+def test_the_installed_package_runs_from_any_folder(tmp_path):
+    dist = _installed()
+    (script,) = [e for e in dist.entry_points if e.group == "console_scripts" and e.name == "vae-lab"]
+    assert script.load().__module__.endswith("app_pages.launch")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run(
+        [sys.executable, "-m", "vae_core", "datasets"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "digits" in out.stdout and "built in" in out.stdout

@@ -1,0 +1,115 @@
+"""The true posterior p(z|x) of one x on a grid, for a 1-D or 2-D latent, and how far q(z|x) is from it.
+
+    log p(z|x) = log p(x|z) + log p(z) - log p(x),   log p(x) = log sum_g p(x|z_g) p(z_g) * cell
+    KL(q || p(z|x)) = sum_g q(z_g) (log q(z_g) - log p(z_g|x)) * cell    (on a window around q)
+
+The KL is the gap log p(x) - ELBO: the price of a Gaussian q. This is the one implementation of
+the grid posterior: the ELBO page and the Posterior page both draw ``posterior_view``, so they
+show the same density for the same image. Pure torch and numpy; nats throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vae_core.vae.objectives import (
+    LOG_2PI,
+    LatentModel,
+    default_grid,
+    log_cell,
+    log_standard_normal,
+    mesh,
+    pairwise_log_lik,
+)
+
+MASS_NATS = 20.0  # the window keeps every coarse cell whose joint is within this of the peak
+Q_SIGMAS = 6.0  # the KL window spans q(z|x) to this many standard deviations
+SHOWN_NATS = 9.0  # the picture spans the posterior down to exp(-SHOWN_NATS) of its peak
+SHOWN_Q_SIGMAS = 2.5  # ... and q(z|x) to this many standard deviations
+COARSE = {1: 2000, 2: 200}  # points per axis of the pass that finds the mass
+
+
+def grid_kl(log_q: torch.Tensor, log_p: torch.Tensor, log_cell: float) -> float:
+    """KL(q || p) = sum_g q_g (log q_g - log p_g) * cell, for log densities on one grid (any shape)."""
+    q = (log_q.double() + log_cell).exp()
+    return float((q * (log_q.double() - log_p.double())).sum())
+
+
+def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag(exp(logvar))) for z (G, D) -> (G,)."""
+    return -0.5 * (((z - mu).square() / logvar.exp()) + logvar + LOG_2PI).sum(-1)
+
+
+def log_joint(model: LatentModel, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """log p(x|z) + log p(z) for one x (x_dim,) at each z (G, D) -> (G,), in float64."""
+    return pairwise_log_lik(model, x[None], z)[0].double() + log_standard_normal(z.double()).sum(-1)
+
+
+@dataclass(frozen=True)
+class PosteriorView:
+    """The true posterior of one x on a window (a density, indexed [z1, z2]) and the encoder's q."""
+
+    axes: tuple[np.ndarray, ...]  # D of them, each (n,)
+    log_post: np.ndarray  # (n,) or (n, n): log p(z|x)
+    mu: np.ndarray  # (D,)
+    logvar: np.ndarray  # (D,)
+    kl: float  # KL(q(z|x) || p(z|x)), nats
+    log_px: float  # nats
+
+    @property
+    def density(self) -> np.ndarray:
+        return np.exp(self.log_post)
+
+
+def _axes(lo: torch.Tensor, hi: torch.Tensor, n: int) -> list[torch.Tensor]:
+    return [torch.linspace(lo[d].item(), hi[d].item(), n, dtype=torch.float64) for d in range(len(lo))]
+
+
+@torch.inference_mode()
+def posterior_view(model: LatentModel, x: torch.Tensor, *, n: int = 121, coarse: int | None = None) -> PosteriorView:
+    """p(z|x) and KL(q(z|x) || p(z|x)) for one x (x_dim,) under a model with a 1-D or 2-D latent.
+
+    A coarse grid over the prior and q finds the mass; an n-point (per axis) window around it
+    gives log p(x) (the mass left outside is below exp(-MASS_NATS) per coarse cell); the KL is
+    summed on a second window over q to Q_SIGMAS; a third, tighter one is the picture
+    (``log_post``): the posterior down to exp(-SHOWN_NATS) of its peak and q to SHOWN_Q_SIGMAS.
+    """
+    mu, logvar = (t[0].double() for t in model.encode(x[None]))
+    d = mu.shape[-1]
+    if d not in COARSE:
+        raise ValueError(f"the grid posterior needs a 1-D or 2-D latent, not {d}-D")
+    grid = default_grid(model, x[None], n=coarse or COARSE[d])
+    log_coarse = log_joint(model, x, grid.points)
+    heavy = grid.points[log_coarse > log_coarse.max() - MASS_NATS].double()
+    step = 2 * grid.bound / grid.n
+    axes = _axes(heavy.min(0).values - step, heavy.max(0).values + step, n)
+    log_j = log_joint(model, x, mesh(axes))
+    log_px = (torch.logsumexp(log_j, 0) + log_cell(axes)).item()
+    sigma = (0.5 * logvar).exp()
+    q_axes = _axes(mu - Q_SIGMAS * sigma, mu + Q_SIGMAS * sigma, n)
+    z_q = mesh(q_axes)  # float32 for the decoder; q's log density in float64
+    kl = grid_kl(log_normal(z_q.double(), mu, logvar), log_joint(model, x, z_q) - log_px, log_cell(q_axes))
+    shown = mesh(axes)[log_j > log_j.max() - SHOWN_NATS].double()
+    lo = torch.minimum(shown.min(0).values, mu - SHOWN_Q_SIGMAS * sigma)
+    hi = torch.maximum(shown.max(0).values, mu + SHOWN_Q_SIGMAS * sigma)
+    margin = 0.1 * (hi - lo)
+    axes = _axes(lo - margin, hi + margin, n)
+    return PosteriorView(
+        axes=tuple(a.numpy() for a in axes),
+        log_post=(log_joint(model, x, mesh(axes)) - log_px).reshape([n] * d).numpy(),
+        mu=mu.numpy(),
+        logvar=logvar.numpy(),
+        kl=kl,
+        log_px=log_px,
+    )
+
+
+def posterior_over_training(
+    model_at: Callable[[int], LatentModel], epochs: Sequence[int], x: torch.Tensor, *, n: int = 121
+) -> dict[int, PosteriorView]:
+    """``posterior_view`` of one x at each of ``epochs`` (e.g. ``TrainedModel.model_at``)."""
+    return {e: posterior_view(model_at(e), x, n=n) for e in epochs}

@@ -1,0 +1,96 @@
+"""The arrays behind the pages' pictures: decoded grids over the prior's quantiles, decoded points,
+interpolations, traversals, prior samples, and pixel vectors tiled into one image.
+
+Computed here so that they can be tested without a browser; the pages only draw them. Images
+are the decoder's mean E[x|z] (pixel probabilities). Pure torch and numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+GUTTER = 0.2  # light grey lines between tiled images
+
+
+def as_images(x: torch.Tensor | np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(N, H*W) or (H*W,) pixel vectors -> (N, H, W) float array."""
+    x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    return x.reshape(-1, *shape)
+
+
+def tile(images: np.ndarray, ncols: int, *, pad: int = 1, min_size: int = 56) -> np.ndarray:
+    """Images (N, H, W) in [0, 1] -> one uint8 picture, ``ncols`` a row, each image scaled up
+    by a whole factor (nearest neighbour, so pixels stay sharp) to at least ``min_size``."""
+    n, h, w = images.shape
+    s = max(1, math.ceil(min_size / max(h, w)))
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    big = np.kron(np.clip(images, 0, 1), np.ones((1, s, s)))  # (N, hs, ws)
+    out = np.full((nrows * (h * s + pad) - pad, ncols * (w * s + pad) - pad), GUTTER)
+    for i, img in enumerate(big):
+        r, c = divmod(i, ncols)
+        out[r * (h * s + pad) : r * (h * s + pad) + h * s, c * (w * s + pad) : c * (w * s + pad) + w * s] = img
+    return (255 * (1 - out)).round().astype(np.uint8)  # ink is dark on white paper
+
+
+def prior_quantiles(n: int) -> torch.Tensor:
+    """n points of N(0, 1) at the quantiles (i + 1/2) / n, ascending: (n,)."""
+    return torch.distributions.Normal(0.0, 1.0).icdf((torch.arange(n) + 0.5) / n)
+
+
+@torch.inference_mode()
+def decode_at(model: Any, base: torch.Tensor, dims: Sequence[int], values: Sequence[float]) -> torch.Tensor:
+    """E[x|z] at z = base with z[dims] = values: base (D,) -> (x_dim,)."""
+    z = base.clone().float()
+    z[list(dims)] = torch.tensor(values, dtype=torch.float32)
+    return model.mean(z)
+
+
+@torch.inference_mode()
+def manifold(model: Any, n: int, dims: Sequence[int], base: torch.Tensor) -> torch.Tensor:
+    """Decoded means over an n (x n) grid of prior quantiles in ``dims``, others at ``base``.
+
+    Two dims: (n*n, x_dim) in reading order, z1 rising to the right and z2 rising upwards
+    (row 0 is the largest z2), so the picture matches a scatter of the codes. One dim: (n, x_dim).
+    """
+    q = prior_quantiles(n)
+    if len(dims) == 1:
+        z = base.repeat(n, 1)
+        z[:, dims[0]] = q
+    else:
+        z2, z1 = torch.meshgrid(q.flip(0), q, indexing="ij")
+        z = base.repeat(n * n, 1)
+        z[:, dims[0]], z[:, dims[1]] = z1.reshape(-1), z2.reshape(-1)
+    return model.mean(z)
+
+
+@torch.inference_mode()
+def interpolate(model: Any, x_a: torch.Tensor, x_b: torch.Tensor, n: int) -> torch.Tensor:
+    """Decoded means along the straight line between the codes mu(x_a) and mu(x_b): (n, x_dim)."""
+    mu = model.encode(torch.stack([x_a, x_b]))[0]  # (2, D)
+    t = torch.linspace(0, 1, n)[:, None]
+    return model.mean((1 - t) * mu[0] + t * mu[1])
+
+
+@torch.inference_mode()
+def prior_samples(model: Any, n: int, seed: int) -> torch.Tensor:
+    """z ~ p(z), then E[x|z] for images (Bernoulli) or x ~ p(x|z) for points: (n, x_dim)."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn((n, model.latent_dim), generator=g)
+    if model.config.likelihood == "bernoulli":
+        return model.mean(z)
+    mean, std = model.mean(z), model.decoder_std()
+    return mean + std * torch.randn(mean.shape, generator=g)
+
+
+@torch.inference_mode()
+def traversals(model: Any, dims: Sequence[int], n: int) -> torch.Tensor:
+    """Decoded means as each of ``dims`` moves over n prior quantiles, the others at 0:
+    (len(dims) * n, x_dim), one row per dimension."""
+    base = torch.zeros(model.latent_dim)
+    return torch.cat([manifold(model, n, [d], base) for d in dims])

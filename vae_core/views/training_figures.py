@@ -1,0 +1,128 @@
+"""Charts of how a run trains: the loss terms per step and per epoch, KL per latent dimension,
+and several runs' test curves overlaid. All numbers are nats per example."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from vae_core.views.style import COLLAPSED, NATS, PALETTE, column
+
+CURVE_TITLES = ("Reconstruction  E_q[log p(x|z)]", "KL(q(z|x) ‖ p(z))", "ELBO")
+MARKED_EPOCHS = 60  # up to this many epoch points get markers; beyond, styling each marker costs the browser
+
+
+def training_curves(steps: Sequence[Any], epochs: Sequence[Any], *, max_points: int = 1000) -> go.Figure:
+    """Reconstruction term, KL (raw and beta-weighted) and ELBO against the optimizer step:
+    per step (training batches, thinned to at most ``max_points``) and per epoch (train and test).
+
+    Redrawn every second while a run trains, so it is built cheaply: only the kept steps are
+    read, traces are plain dicts over one cached subplot layout, and the thinning keeps every
+    ``2**j``-th step, so a live curve's points stay put and only halve now and then.
+    """
+    kept = _thinned(steps, max_points)
+    traces = []
+    if kept:
+        x = column(kept, "step", int)
+        kl = column(kept, "kl")
+        for row, (name, y) in enumerate(
+            (("recon", column(kept, "recon")), ("KL", kl), ("ELBO", column(kept, "elbo"))), 1
+        ):
+            traces.append(_line(row, x, y, f"{name} (batch)", PALETTE[0], width=1, opacity=0.6))
+        beta_kl = column(kept, "beta") * kl
+        traces.append(_line(2, x, beta_kl, "β·KL (batch, in the loss)", PALETTE[1], width=1, dash="dot", opacity=0.8))
+    if epochs:
+        x = column(epochs, "step", int)
+        mode = "lines+markers" if len(epochs) <= MARKED_EPOCHS else "lines"
+        for row, (term, name) in enumerate((("recon", "recon"), ("kl", "KL"), ("elbo", "ELBO")), 1):
+            for split, color in (("train", PALETTE[2]), ("test", PALETTE[3])):
+                y = column(epochs, f"{split}_{term}")
+                traces.append(_line(row, x, y, f"{name} {split} (epoch)", color, mode=mode))
+    return go.Figure(data=traces, layout=_curves_layout())
+
+
+def _thinned(rows: Sequence[Any], max_points: int) -> Sequence[Any]:
+    """Every ``2**j``-th row (the smallest such stride that leaves at most ``max_points``)."""
+    stride = 1
+    while len(rows) > stride * max_points:
+        stride *= 2
+    return rows[::stride]
+
+
+@functools.cache
+def _curves_layout() -> dict[str, Any]:
+    """The three stacked subplots (axes, titles, sizes), made once; each figure copies it."""
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07, subplot_titles=CURVE_TITLES)
+    fig.update_xaxes(title_text="optimizer step", row=3, col=1)
+    fig.update_yaxes(title_text="nats")
+    # "allow": plotly otherwise measures every tick label to hide those past the chart's edge.
+    fig.update_xaxes(ticklabeloverflow="allow").update_yaxes(ticklabeloverflow="allow")
+    # Fixed margins, wide enough for the legend and the tick labels (presenter mode's large type
+    # too): with autoexpand on, plotly measures them and draws the whole figure a second time.
+    margin = dict(l=80, r=200, t=40, b=60, autoexpand=False)
+    fig.update_layout(height=620, margin=margin, hovermode="x", legend=dict(font_size=11))
+    return fig.layout.to_plotly_json()
+
+
+def _line(row: int, x: np.ndarray, y: np.ndarray, name: str, color: str, **style: Any) -> dict[str, Any]:
+    """A scatter trace on subplot ``row`` of the training curves, as a plain dict."""
+    mode = style.pop("mode", "lines")
+    opacity = style.pop("opacity", 1.0)
+    axis = "" if row == 1 else str(row)
+    return dict(
+        type="scatter",
+        x=x,
+        y=y.astype(np.float32),  # sent as base64 (plotly 6): half the bytes, ample for 3 decimals
+        xaxis=f"x{axis}",
+        yaxis=f"y{axis}",
+        name=name,
+        mode=mode,
+        opacity=opacity,
+        line=dict(color=color, **style),
+        marker=dict(size=5),
+        hovertemplate=f"{name}<br>step %{{x}}: {NATS}<extra></extra>",
+    )
+
+
+def kl_bars(kl_per_dim: Sequence[float], active_units: int, *, threshold: float = 0.01) -> go.Figure:
+    """Test-set KL per latent dimension; a bar near 0 is a collapsed unit (q(z_d|x) = p(z_d))."""
+    kl = np.asarray(kl_per_dim, dtype=float)
+    colors = [PALETTE[0] if v >= threshold else COLLAPSED for v in kl]
+    fig = go.Figure(
+        go.Bar(
+            x=[f"z{d + 1}" for d in range(len(kl))],
+            y=kl,
+            marker_color=colors,
+            hovertemplate="%{x}: KL %{y:.4f} nats<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"KL per latent dimension — {active_units} of {len(kl)} units active",
+        yaxis_title="nats",
+        height=300,
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    return fig
+
+
+def compare_curves(runs: dict[str, Sequence[Any]], *, height: int = 520) -> go.Figure:
+    """Test-set reconstruction, KL and ELBO per epoch for several runs, overlaid (one colour each).
+    ``runs`` maps a name to its epoch records (``EpochInfo`` or their dicts)."""
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07, subplot_titles=CURVE_TITLES)
+    for i, (name, epochs) in enumerate(runs.items()):
+        if not epochs:
+            continue
+        for row, term in enumerate(("test_recon", "test_kl", "test_elbo"), 1):
+            x, y = column(epochs, "epoch", int), column(epochs, term)
+            fig.add_scatter(x=x, y=y, name=name, legendgroup=name, showlegend=row == 1, row=row, col=1)
+            fig.data[-1].update(mode="lines+markers", line=dict(color=PALETTE[i % len(PALETTE)]))
+            fig.data[-1].hovertemplate = f"{name}<br>epoch %{{x}}: {NATS}<extra></extra>"
+    fig.update_xaxes(title_text="epoch", row=3, col=1)
+    fig.update_yaxes(title_text="nats")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.12))
+    return fig
