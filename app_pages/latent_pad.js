@@ -4,7 +4,7 @@
 // the test codes once per (model, dims), as base64 float32; later reruns send only their ids, the
 // slider position and the plane's extent. This module keeps the decoded payloads in a Map that
 // outlives reruns; when it lacks one (a reloaded page) it asks for it with the trigger "missing".
-// Decoding is a ReLU MLP in plain JavaScript (then a sigmoid for Bernoulli pixels), drawn to a
+// Decoding is a ReLU (or tanh) MLP in plain JavaScript (then a sigmoid for Bernoulli pixels), drawn to a
 // canvas scaled up with nearest neighbour, once per animation frame at most. A click sends the
 // position back (trigger "picked") so the server-side sliders follow.
 // Timings: performance.now() around each decode and frame; medians of the last 120 are written to
@@ -46,7 +46,7 @@ function decode(net, z, out) {
       let s = L.b[o];
       const row = o * L.inp;
       for (let i = 0; i < L.inp; i++) s += L.w[row + i] * h[i];
-      dst[o] = li === last || s > 0 ? s : 0;
+      dst[o] = li === last ? s : net.activation === "tanh" ? Math.tanh(s) : s > 0 ? s : 0;
     }
     h = dst;
   });

@@ -8,7 +8,7 @@
    a target test -ELBO; then vae_core's trainer, with its defaults, trains until it reaches it.
 2. Training throughput: samples/s and GFLOP/s as a fraction of the fp32 matmul peak measured
    here (the best of several 4096x4096 torch.mm), for the default step (bf16 GEMMs on CPUs
-   with AMX) and for the fp32 step; the bf16 peak is measured the same way.
+   where measured faster) and for the fp32 step; the bf16 peak is measured the same way.
 3. The k = 5000 importance-sampled log p(x) over the MNIST test set: time, peak memory, and
    fraction of the matmul peak (decoder GEMM FLOPs counted).
 4. The app: `streamlit run` to the first rendered page, and slider -> decoded image latency in

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -30,6 +31,7 @@ from vae_core.store import cache, zoo
 from vae_core.vae.binarize import fixed_binarization
 from vae_core.vae.evaluate import Evaluation, evaluate
 from vae_core.vae.fast_step import step_kind
+from vae_core.vae.precision import MARGIN, cpu_flags, cpu_model, shape_class
 from vae_core.vae.train import EpochInfo, StepInfo
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
@@ -79,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     z.add_argument("--threads", type=int, default=1, help="torch threads (default 1: small MLPs gain little)")
     z.add_argument("--json", action="store_true", help="print a summary of every cell as JSON")
     z.set_defaults(func=_zoo)
+    doc = sub.add_parser("doctor", help="this machine: CPU, torch, and whether training GEMMs run in bf16 or fp32")
+    doc.add_argument("--cache-root", type=Path, help="model cache folder, beside which decisions are kept")
+    doc.set_defaults(func=_doctor)
     return p
 
 
@@ -115,9 +120,10 @@ def _add_config_flags(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument(
         "--precision",
         choices=["auto", "fp32", "bf16"],
-        help="GEMM arithmetic of the training step (default auto: bf16 on CPUs with AMX, else fp32)",
+        help="GEMM arithmetic of the training step (default auto: bf16 where measured faster here; see doctor)",
     )
     p.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 400 or 512,256 (default per dataset)")
+    p.add_argument("--activation", choices=["relu", "tanh"], help="between hidden layers (default relu)")
     p.add_argument(
         "--kl-estimator",
         "--kl",
@@ -144,6 +150,7 @@ _FLAG_FIELDS = {
     "lr_schedule": "lr_schedule",
     "lr_warmup": "lr_warmup_epochs",
     "precision": "precision",
+    "activation": "activation",
 }
 
 
@@ -183,9 +190,10 @@ def _get_or_train(config: RunConfig, args: argparse.Namespace) -> cache.TrainedM
         return cached
     data = _load(config.dataset, args)
     t = config.train
+    chooser = cache.machine_chooser(args.cache_root)
     print(
         f"training {config.dataset}, latent {config.model.latent_dim}, beta {t.beta}; "
-        f"batch {t.batch_size}, {t.lr_schedule} lr {t.lr:g}, {step_kind(config.model, t)} step ...",
+        f"batch {t.batch_size}, {t.lr_schedule} lr {t.lr:g}, {step_kind(config.model, t, chooser)} step ...",
         file=sys.stderr,
     )
     with _stop_on_sigint() as stop:
@@ -327,6 +335,28 @@ def _datasets(args: argparse.Namespace) -> int:
             how = "train downloads them" if MIRRORS[name] else "no public mirror of these files"
             where = f"missing: put its files in {dataset_dir(name, args.data_root)} ({how})"
         print(f"{name:16s} {info.title:32s} {where}")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    """The CPU, and for each dataset's default model the measured GEMM times and the decision,
+    on one thread (the app's training thread) and on torch's default thread count."""
+    chooser = cache.machine_chooser(args.cache_root)
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} cores; {', '.join(cpu_flags()) or 'no bf16 or AVX-512 flags'})")
+    print(f"torch {torch.__version__}; precision decisions kept in {chooser.path}")
+    print(f"auto = bf16 where a training step runs in at most 1/{MARGIN:g} of its fp32 time here")
+    threads = sorted({1, torch.get_num_threads()})
+    for n in threads:
+        torch.set_num_threads(n)
+        print(f"{n} thread{'s' * (n > 1)}:")
+        for name in ("digits", "mnist", "two-moons"):
+            config = make_config(name)
+            timing = chooser.timing(config.model, config.train.batch_size)
+            shape = shape_class(config.model, config.train.batch_size)
+            print(
+                f"  {name:10s} {shape:36s} fp32 {timing.fp32_ms:7.2f} ms  bf16 {timing.bf16_ms:7.2f} ms"
+                f"  -> {timing.choice}"
+            )
     return 0
 
 

@@ -13,10 +13,12 @@ from typing import Any, Literal
 
 Likelihood = Literal["bernoulli", "gaussian"]
 KLEstimator = Literal["analytic", "mc"]
-# The training GEMMs' arithmetic: "auto" is bfloat16 on CPUs with AMX tiles, else float32.
+# The training GEMMs' arithmetic: "auto" is bfloat16 where a step measured faster in it on this
+# machine (vae/precision.py), else float32.
 # Master weights, the loss, Adam and every evaluation stay float32 (see fast_step.py).
 Precision = Literal["auto", "fp32", "bf16"]
 LRSchedule = Literal["constant", "cosine"]
+Activation = Literal["relu", "tanh"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class ModelConfig:
     likelihood: Likelihood = "bernoulli"
     # Gaussian likelihood only: a fixed decoder std, or None to learn one per x dimension.
     decoder_std: float | None = None
+    activation: Activation = "relu"  # between hidden layers; "tanh" as in Burda et al. (2016)
 
     def __post_init__(self) -> None:
         # Canonical types, so that equal configs have equal JSON (and cache keys).
@@ -203,6 +206,8 @@ def validate(config: RunConfig) -> None:
     problems = []
     if not 1 <= m.latent_dim <= 256:
         problems.append(f"latent_dim must be in 1..256, got {m.latent_dim}")
+    if m.activation not in ("relu", "tanh"):
+        problems.append(f"activation must be 'relu' or 'tanh', got {m.activation!r}")
     if not m.hidden or any(h < 1 for h in m.hidden):
         problems.append(f"hidden widths must be positive, got {m.hidden}")
     if not 0 <= t.beta <= 1000:

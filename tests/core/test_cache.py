@@ -12,6 +12,7 @@ import torch
 from vae_core.config import make_config
 from vae_core.data import load_dataset
 from vae_core.store import cache
+from vae_core.store.cache import PRECISION_FILE
 
 TINY = dict(latent_dim=2, epochs=1, hidden=(16,), batch_size=64)
 
@@ -64,7 +65,7 @@ def test_a_damaged_entry_is_retrained_not_a_crash(tmp_path, damage):
     again = cache.get_or_train(config, tmp_path)
     assert not again.from_cache and cache.lookup(config, tmp_path) is not None
     # Nothing half-written is left over; the damaged entry is kept aside for a post-mortem, once.
-    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != PRECISION_FILE)
     assert [n.split("-")[1] for n in left] == [folder.name] and left[0].startswith(".damaged-")
     assert (tmp_path / left[0] / "config.json").exists()
 
@@ -106,7 +107,7 @@ def test_two_processes_asking_for_one_config_train_it_once(tmp_path):
     assert trained == [False, True], results  # one trained, the other waited and read its entry
     assert results[0][2] == results[1][2]
     assert cache.lookup(tiny_config(epochs=3), tmp_path) is not None
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != PRECISION_FILE] == []
 
 
 def test_model_file_round_trip_and_a_bad_file(tmp_path):

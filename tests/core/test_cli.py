@@ -99,3 +99,21 @@ def test_ctrl_c_stops_training_cleanly_and_caches_nothing(tmp_path):
     assert proc.returncode == 130, rest
     assert "stopping after this step" in rest and "Nothing was cached" in rest and "Traceback" not in rest
     assert [p for p in tmp_path.iterdir() if p.is_dir()] == []  # no entry, complete or partial
+
+
+def test_doctor_prints_the_cpu_and_a_measured_decision_per_default_model(tmp_path):
+    out = run_cli("doctor", cache=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("CPU: ") and str(tmp_path / ".precision.json") in out.stdout
+    rows = [line.split() for line in out.stdout.splitlines() if line.startswith("  ")]
+    assert {r[0] for r in rows} == {"digits", "mnist", "two-moons"}
+    for r in rows:
+        fp32, bf16, choice = float(r[r.index("fp32") + 1]), float(r[r.index("bf16") + 1]), r[-1]
+        assert choice == ("bf16" if bf16 * 1.1 <= fp32 else "fp32")
+    stored = json.loads((tmp_path / ".precision.json").read_text())
+    assert all(len(shapes) == 3 for shapes in stored.values())  # one decision per default model and thread count
+    again = run_cli("train", "--dataset", "two-moons", "--epochs", "1", "--json", cache=tmp_path)
+    assert again.returncode == 0, again.stderr
+    # The stored decision for torch's default thread count (the last section printed) trains it.
+    two_moons = [r for r in rows if r[0] == "two-moons"][-1]
+    assert json.loads(again.stdout)["metrics"]["step_kind"] == two_moons[-1]

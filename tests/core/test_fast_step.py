@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from vae_core.config import make_config
-from vae_core.vae.fast_step import FastStep, bf16_is_fast, resolve_precision, step_kind
+from vae_core.vae.fast_step import FastStep, resolve_precision, step_kind, time_step
 from vae_core.vae.model import VAE, build_model
 
 
@@ -36,16 +36,21 @@ def fast_step(model: VAE, x: torch.Tensor, beta: float, eps: torch.Tensor, preci
     return terms, {n: p.grad.clone() for n, p in model.named_parameters()}
 
 
-def case(hidden: tuple[int, ...], latent_dim: int, x_dim: int = 64, batch: int = 48) -> tuple[VAE, torch.Tensor]:
-    config = make_config("digits", hidden=hidden, latent_dim=latent_dim)
+def case(
+    hidden: tuple[int, ...], latent_dim: int, x_dim: int = 64, batch: int = 48, activation: str = "relu"
+) -> tuple[VAE, torch.Tensor]:
+    config = make_config("digits", hidden=hidden, latent_dim=latent_dim, activation=activation)
     model = build_model(config.model.__class__(**{**config.model.__dict__, "x_dim": x_dim}), seed=3)
     x = torch.rand(batch, x_dim, generator=torch.Generator().manual_seed(1))
     return model, x
 
 
-@pytest.mark.parametrize(("hidden", "latent_dim", "beta"), [((400,), 20, 1.0), ((32, 16), 1, 4.0), ((64,), 3, 0.0)])
-def test_fp32_step_equals_autograd(hidden: tuple[int, ...], latent_dim: int, beta: float) -> None:
-    model, x = case(hidden, latent_dim, x_dim=784 if hidden == (400,) else 64)
+@pytest.mark.parametrize(
+    ("hidden", "latent_dim", "beta", "activation"),
+    [((400,), 20, 1.0, "relu"), ((32, 16), 1, 4.0, "relu"), ((64,), 3, 0.0, "relu"), ((200, 200), 50, 1.0, "tanh")],
+)
+def test_fp32_step_equals_autograd(hidden: tuple[int, ...], latent_dim: int, beta: float, activation: str) -> None:
+    model, x = case(hidden, latent_dim, x_dim=64 if len(hidden) > 1 or hidden == (64,) else 784, activation=activation)
     eps = torch.randn(len(x), latent_dim, generator=torch.Generator().manual_seed(2))
     want_terms, want = autograd_step(model, x, beta, eps)
     terms, got = fast_step(model, x, beta, eps, "fp32")
@@ -56,9 +61,10 @@ def test_fp32_step_equals_autograd(hidden: tuple[int, ...], latent_dim: int, bet
         assert err < 1e-5, (name, float(err))
 
 
-def test_bf16_step_is_close_to_autograd() -> None:
-    model, x = case((400,), 20, x_dim=784, batch=256)
-    eps = torch.randn(len(x), 20, generator=torch.Generator().manual_seed(2))
+@pytest.mark.parametrize(("hidden", "latent_dim", "activation"), [((400,), 20, "relu"), ((200, 200), 50, "tanh")])
+def test_bf16_step_is_close_to_autograd(hidden: tuple[int, ...], latent_dim: int, activation: str) -> None:
+    model, x = case(hidden, latent_dim, x_dim=784, batch=256, activation=activation)
+    eps = torch.randn(len(x), latent_dim, generator=torch.Generator().manual_seed(2))
     want_terms, want = autograd_step(model, x, 1.0, eps)
     terms, got = fast_step(model, x, 1.0, eps, "bf16")
     torch.testing.assert_close(terms, want_terms, rtol=1e-3, atol=1e-3)
@@ -114,10 +120,30 @@ def _parts(config):
     return config.model, config.train
 
 
-def test_auto_precision_follows_the_hardware_and_the_model_size() -> None:
+def test_auto_precision_is_the_choosers_and_explicit_precision_is_never_measured() -> None:
     mnist, digits = make_config("mnist").model, make_config("digits").model
-    assert resolve_precision("auto", mnist) == ("bf16" if bf16_is_fast() else "fp32")
-    assert resolve_precision("auto", digits) == "fp32"  # 256x256 layers: bf16 does not pay
+    asked = []
+
+    def chooser(model, batch):
+        asked.append((model, batch))
+        return "bf16" if model.x_dim > 100 else "fp32"
+
+    assert resolve_precision("auto", mnist, 512, chooser) == "bf16"
+    assert resolve_precision("auto", digits, 128, chooser) == "fp32"
+    assert asked == [(mnist, 512), (digits, 128)]
     for model in (mnist, digits):
-        assert resolve_precision("fp32", model) == "fp32"
-        assert resolve_precision("bf16", model) == "bf16"
+        assert resolve_precision("fp32", model, 128, chooser) == "fp32"
+        assert resolve_precision("bf16", model, 128, chooser) == "bf16"
+    assert len(asked) == 2, "an explicit precision never asks the chooser"
+    train = make_config("mnist").train
+    assert step_kind(mnist, train, chooser) == "bf16" and asked[-1] == (mnist, train.batch_size)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_time_step_times_the_real_step_and_leaves_the_rng_alone(precision) -> None:
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    ms = time_step(make_config("digits", hidden=(32,)).model, 64, precision, repeats=2)
+    assert 0 < ms < 10_000
+    assert torch.equal(torch.rand(3), before)

@@ -31,10 +31,17 @@ def test_float32_round_trip_is_exact_and_little_endian():
 
 
 @pytest.mark.parametrize(
-    ("dataset", "latent_dim", "hidden"), [("digits", 2, (256, 256)), ("digits", 5, (32,)), ("two-moons", 2, (16, 8))]
+    ("dataset", "latent_dim", "hidden", "activation"),
+    [
+        ("digits", 2, (256, 256), "relu"),
+        ("digits", 5, (32,), "relu"),
+        ("two-moons", 2, (16, 8), "relu"),
+        ("digits", 2, (32, 32), "tanh"),
+        ("two-moons", 2, (16, 8), "tanh"),
+    ],
 )
-def test_exported_layers_decode_like_the_model(dataset, latent_dim, hidden):
-    config = make_config(dataset, latent_dim=latent_dim, hidden=hidden)
+def test_exported_layers_decode_like_the_model(dataset, latent_dim, hidden, activation):
+    config = make_config(dataset, latent_dim=latent_dim, hidden=hidden, activation=activation)
     model = build_model(config.model, seed=3).eval()
     payload = pad_weights(model)
     assert payload["output"] == ("sigmoid" if config.model.likelihood == "bernoulli" else "identity")
@@ -43,7 +50,9 @@ def test_exported_layers_decode_like_the_model(dataset, latent_dim, hidden):
     z = torch.randn(50, latent_dim, generator=torch.Generator().manual_seed(0)) * 2
     with torch.inference_mode():
         expected = model.mean(z).numpy()
-    np.testing.assert_allclose(decode_layers(payload["layers"], z.numpy(), payload["output"]), expected, atol=1e-5)
+    assert payload["activation"] == activation
+    decoded = decode_layers(payload["layers"], z.numpy(), payload["output"], payload["activation"])
+    np.testing.assert_allclose(decoded, expected, atol=1e-5)
     json.dumps(payload)  # plain JSON for the component
 
 

@@ -12,6 +12,7 @@ Tensors are read with ``torch.load(..., weights_only=True)``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -30,7 +31,9 @@ from filelock import FileLock
 from vae_core.config import RunConfig
 from vae_core.data.datasets import Dataset, load_dataset
 from vae_core.data.download import user_folder
+from vae_core.vae.fast_step import time_step
 from vae_core.vae.model import VAE, build_model
+from vae_core.vae.precision import PrecisionChooser
 from vae_core.vae.train import EpochInfo, StepInfo, train
 
 CACHE_VERSION = 4  # 2: entries keep checkpoints; 3: the hand-written (bf16) step; 4: TrainConfig.kl_estimator
@@ -58,6 +61,20 @@ class TrainedModel:
 def default_cache_root() -> Path:
     """``$VAE_LAB_CACHE``, else a per-user cache folder."""
     return user_folder("VAE_LAB_CACHE", "models")
+
+
+PRECISION_FILE = ".precision.json"  # this machine's measured fp32/bf16 decisions (vae/precision.py)
+
+
+@functools.cache
+def _chooser(path: Path) -> PrecisionChooser:
+    return PrecisionChooser(time_step, path)
+
+
+def machine_chooser(root: str | Path | None = None) -> PrecisionChooser:
+    """How ``precision="auto"`` trains on this machine: measured once, kept beside the models in
+    ``<cache root>/.precision.json`` so that a config trains the same way every time here."""
+    return _chooser((Path(root) if root is not None else default_cache_root()) / PRECISION_FILE)
 
 
 def config_key(config: RunConfig) -> str:
@@ -112,7 +129,15 @@ def get_or_train(
         model = build_model(config.model, config.train.seed)
         if on_model is not None:
             on_model(model)
-        result = train(model, data, config.train, on_step=on_step, on_epoch=on_epoch, stop_event=stop_event)
+        result = train(
+            model,
+            data,
+            config.train,
+            on_step=on_step,
+            on_epoch=on_epoch,
+            stop_event=stop_event,
+            chooser=machine_chooser(root),
+        )
         trained = TrainedModel(model, config, result.history(), result.metrics(), checkpoints=result.checkpoints)
         if result.status == "completed":
             _write_entry(folder, trained)

@@ -11,19 +11,23 @@ and one backward pass of GEMMs plus a few fused elementwise passes do the whole 
     d loss / d mu       = (d loss / d z) + beta * mu / B
     d loss / d logvar   = (d loss / d z) * eps * sigma / 2 + beta * (sigma^2 - 1) / (2B)
 
-and back through each Linear + ReLU as usual (dW = g^T a, db = sum g, g <- (g W) * [a > 0]).
+and back through each Linear + ReLU as usual (dW = g^T a, db = sum g, g <- (g W) * [a > 0]),
+or + tanh (g <- (g W) * (1 - a^2)).
 
 The GEMMs can run in bfloat16 (``precision="bf16"``) with fp32 master weights, fp32 loss
-terms and fp32 Adam: on CPUs with AMX tiles a bf16 GEMM is ~5x faster than fp32 (measured
-here: 1717 vs 298 GFLOP/s for 256x784 @ 784x400). ``"auto"`` picks bf16 only on such CPUs,
-and only for models with a layer large enough to gain from it.
+terms and fp32 Adam: on CPUs with AMX tiles a bf16 GEMM was ~5x faster than fp32 (1717 vs 298
+GFLOP/s for 256x784 @ 784x400), on an AMD EPYC with AVX-512 BF16 ~2x. ``"auto"`` takes bf16
+where timing the step's GEMMs on this machine says it is faster (``precision.py``).
 Evaluation (test ELBO, log p(x) estimates) always runs in fp32. ``tests/core/test_fast_step.py``
 checks the gradients against autograd's.
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
+import math
+import time
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -33,42 +37,62 @@ from torch import nn
 from vae_core.config import ModelConfig, Precision, TrainConfig
 from vae_core.vae.model import VAE
 from vae_core.vae.objectives import LOG_2PI
+from vae_core.vae.precision import PrecisionChooser
+
+Chooser = Callable[[ModelConfig, int], Literal["fp32", "bf16"]]
 
 
-def bf16_is_fast() -> bool:
-    """True on CPUs whose bfloat16 GEMMs run on AMX tiles (several times fp32's speed)."""
-    is_amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool(is_amx is not None and is_amx())
+REPEATS = 7  # timed steps per arithmetic when choosing one; the best counts
 
 
-# "auto" takes bf16 only where a layer is big enough for AMX to pay for the casts: MNIST's
-# 784x400 layers train 1.4x faster in bf16; the digits model's 256x256 ones gain nothing
-# (1.08 s against 1.05 s for a whole run), so small models stay in fp32.
-BF16_MIN_LAYER = 2**17  # weights in the largest layer
+def time_step(model: ModelConfig, batch: int, precision: Literal["fp32", "bf16"], repeats: int = REPEATS) -> float:
+    """Milliseconds for one hand-written step (forward and backward, without Adam) of a fresh
+    model on random data: the best of ``repeats`` after a warm-up. Leaves torch's RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        vae = VAE(model)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, model.x_dim, generator=g)
+    x = torch.bernoulli(x, generator=g) if model.likelihood == "bernoulli" else x
+    eps = torch.randn(batch, model.latent_dim, generator=g)
+    step = FastStep(vae, precision)
+    step(x, 1.0, eps)
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step(x, 1.0, eps)
+        best = min(best, time.perf_counter() - t0)
+    return 1000 * best
 
 
-def resolve_precision(precision: Precision, model: ModelConfig) -> Literal["fp32", "bf16"]:
-    if precision == "auto":
-        encoder = [model.x_dim, *model.hidden, 2 * model.latent_dim]
-        decoder = [model.latent_dim, *model.hidden[::-1], model.x_dim]
-        largest = max(a * b for sizes in (encoder, decoder) for a, b in itertools.pairwise(sizes))
-        return "bf16" if bf16_is_fast() and largest >= BF16_MIN_LAYER else "fp32"
-    return precision
+@functools.cache
+def _in_memory_chooser() -> PrecisionChooser:
+    return PrecisionChooser(time_step)  # per process; the store layer's machine_chooser() keeps a file
 
 
-def step_kind(model: ModelConfig, train: TrainConfig) -> str:
+def resolve_precision(
+    precision: Precision, model: ModelConfig, batch: int = 128, chooser: Chooser | None = None
+) -> Literal["fp32", "bf16"]:
+    """ "fp32" and "bf16" as given; "auto": whichever ``chooser`` measured faster for this model and
+    batch on this machine (``precision.py``)."""
+    if precision != "auto":
+        return precision
+    return (chooser or _in_memory_chooser())(model, batch)
+
+
+def step_kind(model: ModelConfig, train: TrainConfig, chooser: Chooser | None = None) -> str:
     """How the trainer runs a config's steps: "bf16" or "fp32" (hand-written), or "autograd"
     for the objectives the closed form does not cover (Monte-Carlo KL, several z per example)."""
     if train.kl_estimator == "analytic" and train.kl_samples == 1:
-        return resolve_precision(train.precision, model)
+        return resolve_precision(train.precision, model, train.batch_size, chooser)
     return "autograd"
 
 
 class FastStep:
     """Computes the loss terms and writes every parameter's ``.grad``; the optimizer steps."""
 
-    def __init__(self, model: VAE, precision: Precision = "auto") -> None:
-        self.precision = resolve_precision(precision, model.config)
+    def __init__(self, model: VAE, precision: Literal["fp32", "bf16"]) -> None:
+        self.precision = precision
         self.dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         self.encoder = [m for m in model.encoder if isinstance(m, nn.Linear)]
         self.decoder = [m for m in model.decoder if isinstance(m, nn.Linear)]
@@ -84,11 +108,12 @@ class FastStep:
         dt, batch = self.dtype, len(x)
         enc_w = [layer.weight.to(dt) for layer in self.encoder]  # one cast per step, not per use
         dec_w = [layer.weight.to(dt) for layer in self.decoder]
-        out, enc_inputs = _forward(self.encoder, enc_w, x.to(dt))
+        tanh = self.model.config.activation == "tanh"
+        out, enc_inputs = _forward(self.encoder, enc_w, x.to(dt), tanh=tanh)
         mu, logvar = out.float().chunk(2, dim=1)
         std = logvar.mul(0.5).exp_()
         z = torch.addcmul(mu, std, eps)
-        logits, dec_inputs = _forward(self.decoder, dec_w, z.to(dt), bias_last=False)
+        logits, dec_inputs = _forward(self.decoder, dec_w, z.to(dt), bias_last=False, tanh=tanh)
         logits = torch.add(logits, self.decoder[-1].bias)  # the bias and the cast to fp32 in one pass
         if self.model.config.likelihood == "bernoulli":
             nll, grad = _bernoulli(logits, x, dt)
@@ -98,11 +123,12 @@ class FastStep:
         kl = 0.5 * (mu.square() + var - 1.0 - logvar).sum() / batch
         terms = torch.stack([-nll, kl, nll + beta * kl])
 
-        grad_z = _backward(self.decoder, dec_w, dec_inputs, grad)
+        grad_z = _backward(self.decoder, dec_w, dec_inputs, grad, tanh=tanh)
         scale = beta / batch
         grad_mu = grad_z + scale * mu
         grad_logvar = grad_z * eps * (0.5 * std) + (0.5 * scale) * (var - 1.0)
-        _backward(self.encoder, enc_w, enc_inputs, torch.cat([grad_mu, grad_logvar], dim=1), need_input_grad=False)
+        grad_out = torch.cat([grad_mu, grad_logvar], dim=1)
+        _backward(self.encoder, enc_w, enc_inputs, grad_out, need_input_grad=False, tanh=tanh)
         return terms
 
 
@@ -140,15 +166,16 @@ def _gaussian(model: VAE, mean: torch.Tensor, x: torch.Tensor, dt: torch.dtype) 
 
 
 def _forward(
-    layers: list[nn.Linear], weights: list[torch.Tensor], h: torch.Tensor, bias_last: bool = True
+    layers: list[nn.Linear], weights: list[torch.Tensor], h: torch.Tensor, bias_last: bool = True, tanh: bool = False
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Linear, ReLU, ..., Linear; returns the output and each layer's input (post-ReLU).
-    ``bias_last=False`` leaves the last layer's bias for the caller to add."""
+    """Linear, ReLU (or tanh), ..., Linear; returns the output and each layer's input (after the
+    activation). ``bias_last=False`` leaves the last layer's bias for the caller to add."""
     inputs = []
     for i, (layer, weight) in enumerate(zip(layers, weights, strict=True)):
         inputs.append(h)
         if i < len(layers) - 1:
-            h = torch.addmm(layer.bias.to(weight.dtype), h, weight.t()).relu_()
+            h = torch.addmm(layer.bias.to(weight.dtype), h, weight.t())
+            h = h.tanh_() if tanh else h.relu_()
         elif bias_last:
             h = torch.addmm(layer.bias.to(weight.dtype), h, weight.t())
         else:
@@ -162,6 +189,7 @@ def _backward(
     inputs: list[torch.Tensor],
     grad: torch.Tensor,
     need_input_grad: bool = True,
+    tanh: bool = False,
 ) -> torch.Tensor | None:
     """Back through ``_forward``: sets each layer's weight and bias .grad; returns d/d input."""
     for i in range(len(layers) - 1, -1, -1):
@@ -169,7 +197,9 @@ def _backward(
         layer.bias.grad = grad.sum(0, dtype=torch.float32)
         g = grad.to(weight.dtype)  # a no-op where the caller already made it so
         layer.weight.grad = torch.mm(g.t(), a).float()
-        if i > 0:  # through the ReLU whose output a is: zero where a == 0
+        if i > 0 and tanh:  # through the tanh whose output a is: times 1 - a^2
+            grad = torch.ops.aten.tanh_backward(torch.mm(g, weight), a)
+        elif i > 0:  # through the ReLU whose output a is: zero where a == 0
             grad = torch.ops.aten.threshold_backward(torch.mm(g, weight), a, 0)
         elif need_input_grad:
             return torch.mm(g, weight).float()

@@ -17,13 +17,16 @@ from torch.distributions import Bernoulli, Distribution, Independent, Normal
 
 from vae_core.config import ModelConfig
 
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
-def mlp(sizes: list[int]) -> nn.Sequential:
+
+def mlp(sizes: list[int], activation: str = "relu") -> nn.Sequential:
+    """Linear layers of these widths with ``activation`` between them (none after the last)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
@@ -32,8 +35,8 @@ class VAE(nn.Module):
         super().__init__()
         self.config = config
         hidden = list(config.hidden)
-        self.encoder = mlp([config.x_dim, *hidden, 2 * config.latent_dim])
-        self.decoder = mlp([config.latent_dim, *hidden[::-1], config.x_dim])
+        self.encoder = mlp([config.x_dim, *hidden, 2 * config.latent_dim], config.activation)
+        self.decoder = mlp([config.latent_dim, *hidden[::-1], config.x_dim], config.activation)
         if config.likelihood == "gaussian" and config.decoder_std is None:
             self.log_std = nn.Parameter(torch.zeros(config.x_dim))
 

@@ -23,7 +23,7 @@ import torch
 from vae_core.config import TrainConfig
 from vae_core.vae.binarize import binarize, fixed_binarization
 from vae_core.vae.evaluate import dataset_terms
-from vae_core.vae.fast_step import FastStep, step_kind
+from vae_core.vae.fast_step import Chooser, FastStep, step_kind
 from vae_core.vae.model import VAE
 from vae_core.vae.objectives import elbo_terms
 
@@ -170,9 +170,11 @@ def train(
     on_step: Callable[[StepInfo], None] | None = None,
     on_epoch: Callable[[EpochInfo], None] | None = None,
     stop_event: threading.Event | None = None,
+    chooser: Chooser | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch."""
-    run = _make_run(model, data, config, on_step, stop_event)
+    """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch.
+    ``chooser`` decides ``precision="auto"`` (``precision.py``; default: measured per process)."""
+    run = _make_run(model, data, config, on_step, stop_event, chooser)
     result = run.result
     x_test = fixed_binarization(data.x_test) if config.binarize else data.x_test
     good_state = result.checkpoints[0] = copy.deepcopy(model.state_dict())
@@ -207,9 +209,10 @@ def _make_run(
     config: TrainConfig,
     on_step: Callable[[StepInfo], None] | None,
     stop_event: threading.Event | None,
+    chooser: Chooser | None,
 ) -> _Run:
     batch = min(config.batch_size, len(data.x_train))
-    kind = step_kind(model.config, config)
+    kind = step_kind(model.config, config, chooser)
     result = TrainResult(model, "completed", f"trained {config.epochs} epochs", step_kind=kind)
     return _Run(
         model=model,

@@ -2,7 +2,7 @@
 
 The pad (``app_pages/latent_pad.js``) decodes in JavaScript while the pointer moves, so it gets the
 decoder's weights once per model: each ``nn.Linear`` as little-endian float32 in base64
-(``w`` row-major (out, in), ``b`` (out,)), ReLU between layers, then the output map
+(``w`` row-major (out, in), ``b`` (out,)), ReLU or tanh between layers, then the output map
 (``sigmoid`` for a Bernoulli decoder's pixel probabilities, ``identity`` for a Gaussian's mean).
 ``decode_layers`` is the same computation in numpy: the reference the JavaScript must match.
 The test codes go along as float32 (x, y) pairs in the two chosen latent dimensions and uint8
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vae_core.vae.model import VAE
+from vae_core.vae.model import ACTIVATIONS, VAE
 
 
 def encode_f32(values: np.ndarray | torch.Tensor) -> str:
@@ -37,8 +37,9 @@ def decode_f32(text: str, shape: Sequence[int] | None = None) -> np.ndarray:
 def decoder_layers(model: VAE) -> list[dict[str, Any]]:
     """The decoder's linear layers in order: ``{"shape": [out, in], "w": b64, "b": b64}``."""
     layers = [m for m in model.decoder if isinstance(m, nn.Linear)]
-    if len(layers) != sum(not isinstance(m, nn.ReLU) for m in model.decoder):
-        raise ValueError("the pad decodes Linear layers with ReLU between them only")
+    between = ACTIVATIONS[model.config.activation]  # what the browser applies between layers
+    if len(layers) != sum(not isinstance(m, between) for m in model.decoder):
+        raise ValueError(f"the pad decodes Linear layers with {between.__name__} between them only")
     return [
         {"shape": list(m.weight.shape), "w": encode_f32(m.weight), "b": encode_f32(m.bias)}  # (out, in), (out,)
         for m in layers
@@ -51,6 +52,7 @@ def pad_weights(model: VAE) -> dict[str, Any]:
     return {
         "layers": decoder_layers(model),
         "output": "sigmoid" if config.likelihood == "bernoulli" else "identity",
+        "activation": config.activation,
         "latent_dim": config.latent_dim,
         "x_dim": config.x_dim,
     }
@@ -63,14 +65,16 @@ def pad_codes(mu: np.ndarray, labels: np.ndarray, dims: Sequence[int]) -> dict[s
     return {"n": len(xy), "xy": encode_f32(xy), "labels": base64.b64encode(label.tobytes()).decode("ascii")}
 
 
-def decode_layers(layers: Sequence[dict[str, Any]], z: np.ndarray, output: str = "sigmoid") -> np.ndarray:
+def decode_layers(
+    layers: Sequence[dict[str, Any]], z: np.ndarray, output: str = "sigmoid", activation: str = "relu"
+) -> np.ndarray:
     """What the pad computes for z (N, D): the decoder's mean E[x|z] (N, x_dim), in float32."""
     h = np.asarray(z, dtype=np.float32)
     for i, layer in enumerate(layers):
         w = decode_f32(layer["w"], layer["shape"])
         h = h @ w.T + decode_f32(layer["b"])
         if i < len(layers) - 1:
-            h = np.maximum(h, 0)
+            h = np.tanh(h) if activation == "tanh" else np.maximum(h, 0)
     return 1 / (1 + np.exp(-h)) if output == "sigmoid" else h
 
 

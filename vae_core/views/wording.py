@@ -7,8 +7,10 @@ configs can read the same; anything cached per model is keyed by ``store.cache.c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from vae_core.config import RunConfig
+from vae_core.store.cache import machine_chooser
 from vae_core.vae.fast_step import step_kind
 
 
@@ -61,12 +63,14 @@ def describe_apart(configs: Sequence[RunConfig]) -> dict[RunConfig, str]:
     return labels
 
 
-def describe_optimiser(config: RunConfig) -> str:
-    """How a config trains, in words: batch, learning-rate schedule, and how the steps run."""
+def describe_optimiser(config: RunConfig, root: str | Path | None = None) -> str:
+    """How a config trains, in words: batch, learning-rate schedule, and how the steps run (as
+    the cache at ``root`` trains it: ``precision="auto"`` is this machine's measured choice)."""
     t = config.train
     rate = f"lr {t.lr:g}" if t.lr_schedule == "constant" else f"cosine-decaying lr from {t.lr:g}"
     if t.lr_warmup_epochs:
         rate += f" after {t.lr_warmup_epochs:g} warm-up epoch{'s' if t.lr_warmup_epochs != 1 else ''}"
-    kind = step_kind(config.model, t)
-    steps = {"bf16": "hand-written, bf16 GEMMs (AMX)", "fp32": "hand-written, fp32", "autograd": "autograd"}[kind]
+    kind = step_kind(config.model, t, machine_chooser(root))
+    bf16 = "hand-written, bf16 GEMMs" + (" (measured faster here)" if t.precision == "auto" else "")
+    steps = {"bf16": bf16, "fp32": "hand-written, fp32", "autograd": "autograd"}[kind]
     return f"Adam, batch {t.batch_size}, {rate}, β₂ {t.adam_beta2:g}; steps: {steps}"
