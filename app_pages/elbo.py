@@ -3,6 +3,7 @@
 log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)),    E[L_k] rises with k towards log p(x)  (Burda et al., 2016)
 """
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -42,9 +43,14 @@ else:
     rows = slice(0, n)
 
 
+SEEDS = {"importance": 0, "prior": 1000}  # repeat r of an estimator draws with seed SEEDS[...] + r
+
+
+# No element is drawn inside a cached function: a cached result is replayed in every other
+# session, and an element made outside it (a progress bar) does not exist there.
 @st.cache_data(show_spinner=False, max_entries=64)
-def estimates(mid: str, rows: tuple[int, int], repeats: int, _model, _x, _on_progress=None) -> dict:
-    """Every number on this page for x[rows], in nats per example (means over the rows)."""
+def elbo_numbers(mid: str, rows: tuple[int, int], _model, _x) -> dict:
+    """The ELBO's terms (analytic and Monte-Carlo KL) and the quadrature for x[rows], nats per example."""
     xs = _x[rows[0] : rows[1]]
     g = torch.Generator().manual_seed(0)
     samples = 1000 if len(xs) == 1 else 100  # z draws per example for the ELBO terms
@@ -59,19 +65,33 @@ def estimates(mid: str, rows: tuple[int, int], repeats: int, _model, _x, _on_pro
         "elbo_mc": mc.elbo.mean().item(),
         "quadrature": None,
     }
-    step = (lambda f: _on_progress(0.45 * f)) if _on_progress else None
-    out["importance"] = estimate_curve(_model, xs, KS, repeats, on_progress=step)
-    step = (lambda f: _on_progress(0.45 + 0.45 * f)) if _on_progress else None
-    out["prior"] = estimate_curve(_model, xs, KS, repeats, sampler="prior", seed=1000, on_progress=step)
     if D <= 2:
         value, error = log_px_quadrature_with_error(_model, xs)
         out["quadrature"], out["quadrature_error"] = value.mean().item(), error.mean().item()
     return out
 
 
-bar = st.progress(0.0, text="Estimating log p(x)…")
-result = estimates(mid, (rows.start, rows.stop), repeats, model, x, lambda f: bar.progress(f, "Estimating log p(x)…"))
-bar.empty()
+@st.cache_data(show_spinner=False, max_entries=512)
+def curve(mid: str, rows: tuple[int, int], sampler: str, r: int, _model, _x) -> np.ndarray:
+    """Repeat r of one estimator's mean over x[rows], for each k in KS: (len(KS),)."""
+    xs = _x[rows[0] : rows[1]]
+    return estimate_curve(_model, xs, KS, 1, sampler=sampler, seed=SEEDS[sampler] + r)[:, 0]
+
+
+def estimates_ui(rows: tuple[int, int], repeats: int) -> dict:
+    """Every number on this page, piece by piece, with a progress bar between the pieces."""
+    bar = st.progress(0.0, text="Estimating log p(x)…")
+    out = elbo_numbers(mid, rows, model, x)
+    pieces = [(sampler, r) for sampler in SEEDS for r in range(repeats)]
+    curves: dict[str, list[np.ndarray]] = {sampler: [] for sampler in SEEDS}
+    for done, (sampler, r) in enumerate(pieces, 1):
+        curves[sampler].append(curve(mid, rows, sampler, r, model, x))
+        bar.progress(done / len(pieces), text="Estimating log p(x)…")
+    bar.empty()
+    return {**out, **{sampler: np.stack(c, 1) for sampler, c in curves.items()}}  # (K, repeats) each
+
+
+result = estimates_ui((rows.start, rows.stop), repeats)
 
 best = result["importance"][-1]  # the k = 5000 estimates over the repeats
 log_px = result["quadrature"] if result["quadrature"] is not None else best.mean()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import threading
 
 import pytest
@@ -36,6 +37,20 @@ def test_one_epoch_smoke_run_on_every_dataset(name, request):
     assert len(result.steps) == 300 // min(300, config.train.batch_size)  # a batch is at most the data
     assert epoch.test_elbo == pytest.approx(epoch.test_recon - epoch.test_kl)
     assert torch.isfinite(torch.tensor(epoch.test_elbo)) and len(epoch.kl_per_dim) == 2
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if DATASETS[n].kind == "files" else n for n in DATASETS]
+)
+def test_every_datasets_own_defaults_train_a_finite_epoch(name, request):
+    """The defaults a dataset brings (layers, schedule, warm-ups, batch) on a small slice: finite."""
+    root = request.getfixturevalue("real_data_root") if DATASETS[name].kind == "files" else None
+    data = small(load_dataset(name, root, download_missing=False), 600)
+    config = make_config(name, epochs=1)
+    result = train(build_model(config.model, config.train.seed), data, config.train)
+    assert result.status == "completed", result.reason
+    assert all(math.isfinite(v) for s in result.steps for v in (s.loss, s.recon, s.kl))
+    assert math.isfinite(result.epochs[-1].test_elbo)
 
 
 def test_training_improves_the_test_elbo():
