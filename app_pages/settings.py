@@ -9,7 +9,7 @@ from vae_core.config import DEFAULT_DATASET, ModelConfig, TrainConfig
 
 BETAS = [round(0.05 * i, 2) for i in range(41)] + [2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
 KL_ESTIMATORS = {"analytic": "analytic (closed form)", "mc": "Monte-Carlo (sampled)"}
-RANGES = {"latent_dim": (1, 32), "epochs": (1, 500), "seed": (0, 9999)}  # whole-number settings, inclusive
+RANGES = {"latent_dim": (1, 64), "epochs": (1, 500), "seed": (0, 9999)}  # whole-number settings, inclusive
 Z_RANGE = 10.0  # the latent page's sliders, at most this far from 0 (the model's codes set the actual range)
 
 

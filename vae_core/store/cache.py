@@ -129,14 +129,9 @@ def get_or_train(
         model = build_model(config.model, config.train.seed)
         if on_model is not None:
             on_model(model)
+        auto = machine_chooser(root)  # how precision="auto" trains on this machine
         result = train(
-            model,
-            data,
-            config.train,
-            on_step=on_step,
-            on_epoch=on_epoch,
-            stop_event=stop_event,
-            chooser=machine_chooser(root),
+            model, data, config.train, on_step=on_step, on_epoch=on_epoch, chooser=auto, stop_event=stop_event
         )
         trained = TrainedModel(model, config, result.history(), result.metrics(), checkpoints=result.checkpoints)
         if result.status == "completed":
