@@ -123,7 +123,9 @@ print(len(data), hwm() - before)
 @pytest.mark.parametrize(("side", "fmt", "bound_mb"), [(6300, "PNG", 120), (6000, "JPEG", 60)])
 def test_a_decompression_bomb_costs_a_bounded_amount_of_memory(side, fmt, bound_mb):
     """A 6300×6300 PNG of ~50 KB once took +640 MB (a float copy of every pixel, several times)."""
-    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(side), fmt], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(side), fmt], capture_output=True, text=True, check=True
+    )
     size, growth = out.stdout.split()
     assert int(size) < MAX_BYTES
     assert float(growth) < bound_mb, f"peak resident memory grew by {float(growth):.0f} MB"
