@@ -30,6 +30,21 @@ def test_the_launcher_passes_every_setting_of_the_project_config():
     assert cmd[-3:] == ["--server.port=8600", "--server.runOnSave", "false"]  # after the config: it wins
 
 
+def test_the_server_enforces_the_pages_upload_limit():
+    """The page's 2 MB was once checked only in the browser: a PUT of 50 MB got 204."""
+    from vae_core.data.images import MAX_BYTES
+
+    assert tomllib.loads(CONFIG.read_text())["server"]["maxUploadSize"] * 2**20 == MAX_BYTES
+    assert f"--server.maxUploadSize={MAX_BYTES // 2**20}" in streamlit_flags()
+
+
+def test_a_student_sees_no_error_details_and_no_outside_links():
+    """Errors once showed the message, the traceback (server paths) and Ask Google / ChatGPT links."""
+    client = tomllib.loads(CONFIG.read_text())["client"]
+    assert client["showErrorDetails"] == "none" and client["showErrorLinks"] is False
+    assert "--client.showErrorDetails=none" in streamlit_flags()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
