@@ -5,8 +5,10 @@ completed run) and keeps a thread-safe snapshot of its steps, epochs and status 
 of viewers poll. While it trains it also publishes a copy of the weights every so often, so a
 viewer can draw reconstructions and the latent space as they form without touching the model
 being trained. A ``JobRegistry`` holds at most one live job per config key: starting a config
-that already runs returns that job. Nothing here knows about Streamlit; the words that
-describe a config to a person are in ``vae_core.views.wording``.
+that already runs returns that job. Its memory is bounded: of the finished jobs, and of the models
+it read from the cache, it keeps the most recently used few (the cache has the rest), and a job
+lets go of its dataset, its training copy and its published weights when it ends. Nothing here
+knows about Streamlit; the words that describe a config to a person are in ``vae_core.views.wording``.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import torch
 from vae_core.config import RunConfig
 from vae_core.data.datasets import Dataset, load_dataset
 from vae_core.store.cache import TrainedModel, config_key, get_or_train, lookup
+from vae_core.store.inventory import sweep_stale
 from vae_core.vae.model import VAE
 from vae_core.vae.train import EpochInfo, StepInfo
 
 JobStatus = Literal["starting", "running", "completed", "stopped", "diverged", "failed"]
 PUBLISH_SECONDS = 0.5  # how often a training job copies its weights for viewers
+KEPT = 8  # finished jobs, and models read from the cache, that a registry keeps (each, most recent first)
 LoadData = Callable[[str], Dataset]
 
 
@@ -203,8 +207,11 @@ class TrainingJob:
                 self._state.status, self._state.message = "failed", f"{type(e).__name__}: {e}"
                 self._state.finished = time.perf_counter()
             return
+        finally:  # what only training needed: the result (or the reason) is all a viewer reads now
+            self._data, self._model, self._live = None, None, None
         with self._lock:
             self._result = trained
+            self._state.weights = None
             if trained.from_cache:  # nothing streamed: show the stored history
                 snap = JobSnapshot.from_trained(trained)
                 self._state.steps, self._state.epochs = list(snap.steps), list(snap.epochs)
@@ -238,14 +245,16 @@ class TrainingJob:
 
 
 class JobRegistry:
-    """At most one live job per config key, and the models they (or the cache) hold."""
+    """At most one live job per config key, and the models they (or the cache) hold: every live
+    job, and the KEPT most recently used finished jobs and cache reads."""
 
     def __init__(self, root: str | Path | None = None, load_data: LoadData | None = None):
         self._root = root
         self._load_data = load_data
         self._lock = threading.Lock()
-        self._jobs: dict[str, TrainingJob] = {}
-        self._models: dict[str, TrainedModel] = {}
+        self._jobs: dict[str, TrainingJob] = {}  # oldest use first
+        self._models: dict[str, TrainedModel] = {}  # oldest use first
+        sweep_stale(root)  # a server starts with a registry: clear what crashed writes left
 
     def start(self, config: RunConfig, data: Dataset | None = None) -> TrainingJob:
         """Start training ``config`` (on ``data`` if given, else the job loads it), or return
@@ -256,13 +265,20 @@ class JobRegistry:
             if job is not None and job.alive:
                 return job
             job = TrainingJob(config, root=self._root, load_data=self._load_data, data=data)
+            self._jobs.pop(key, None)
             self._jobs[key] = job
+            self._trim()
             return job.start()
 
     def get(self, config: RunConfig) -> TrainingJob | None:
-        """The latest job for this config (running or finished), if any."""
+        """The latest job for this config (running, or finished and still kept), if any."""
+        key = config_key(config)
         with self._lock:
-            return self._jobs.get(config_key(config))
+            job = self._jobs.pop(key, None)
+            if job is not None:
+                self._jobs[key] = job  # most recently used
+            self._trim()  # jobs end on their own: count them when next asked
+            return job
 
     def stop(self, config: RunConfig) -> bool:
         """Stop the running job for this config; False if none runs."""
@@ -285,12 +301,22 @@ class JobRegistry:
             return job.result
         with self._lock:
             if key in self._models:
+                self._models[key] = self._models.pop(key)  # most recently used
                 return self._models[key]
         found = lookup(config, self._root)
         if found is not None:
             with self._lock:
                 self._models[key] = found
+                self._trim()
         return found
+
+    def _trim(self) -> None:
+        """Forget all but the KEPT most recently used finished jobs and cache reads (lock held)."""
+        finished = [key for key, job in self._jobs.items() if not job.alive]
+        for key in finished[: max(0, len(finished) - KEPT)]:
+            del self._jobs[key]
+        for key in list(self._models)[: max(0, len(self._models) - KEPT)]:
+            del self._models[key]
 
 
 def _lower_priority(by: int = 10) -> None:
