@@ -147,3 +147,19 @@ def test_a_new_registry_sweeps_stale_temporary_folders(root):
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
     JobRegistry(root)
     assert not stale.exists()
+
+
+def test_a_job_waiting_for_another_process_says_so(root):
+    """Two servers on one cache: the second once showed "running · step 0/0" with no hint."""
+    from filelock import FileLock
+
+    from vae_core.store.cache import entry_dir
+
+    config = make_config("digits", epochs=2, hidden=(16,))
+    root.mkdir(parents=True)
+    with FileLock(str(entry_dir(config, root)) + ".lock"):  # as another process that trains it holds it
+        job = TrainingJob(config, root=root).start()
+        wait_for(lambda: job.snapshot().status == "waiting")
+        snap = job.snapshot()
+        assert snap.running and "another process" in snap.message and snap.step == 0
+    assert job.wait(60) and job.snapshot().status == "completed"

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from vae_core.config import RunConfig
 from vae_core.data.datasets import Dataset, load_dataset
@@ -116,19 +116,21 @@ def get_or_train(
     on_step: Callable[[StepInfo], None] | None = None,
     on_epoch: Callable[[EpochInfo], None] | None = None,
     on_model: Callable[[VAE], None] | None = None,
+    on_wait: Callable[[], None] | None = None,
     stop_event: threading.Event | None = None,
 ) -> TrainedModel:
     """The cached model for ``config``, training and storing it first if needed.
 
     ``on_model`` receives the model before training starts, for viewers of the changing
-    weights. Only a run that completed is stored; a stopped or diverged run is returned (see
-    ``metrics["status"]``) and leaves the cache as it was.
+    weights; ``on_wait`` is called when another process holds this config's lock (it trains it),
+    before waiting for its result. Only a run that completed is stored; a stopped or diverged run
+    is returned (see ``metrics["status"]``) and leaves the cache as it was.
     """
     cached = lookup(config, root)
     if cached is not None:
         return cached
     folder = entry_dir(config, root)
-    with _entry_lock(folder):
+    with _entry_lock(folder, on_wait):
         cached = lookup(config, root)  # another process may have finished it while we waited
         if cached is not None:
             return cached
@@ -149,12 +151,18 @@ def get_or_train(
         return trained
 
 
-def _entry_lock(folder: Path) -> contextlib.AbstractContextManager:
+def _entry_lock(folder: Path, on_wait: Callable[[], None] | None = None) -> contextlib.AbstractContextManager:
     """The lock for one key, held while it trains; none where the cache folder cannot hold one
     (read-only), so that the run still trains (and says it was not saved)."""
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(folder) + ".lock").acquire()
+        lock = FileLock(str(folder) + ".lock")
+        try:
+            return lock.acquire(timeout=0)
+        except Timeout:  # another process trains this config: say so, then wait for its result
+            if on_wait is not None:
+                on_wait()
+            return lock.acquire()
     except OSError as e:
         log.warning("no lock for %s (%s); training without one", folder, e)
         return contextlib.nullcontext()

@@ -31,7 +31,8 @@ from vae_core.store.inventory import sweep_stale
 from vae_core.vae.model import VAE
 from vae_core.vae.train import EpochInfo, StepInfo
 
-JobStatus = Literal["starting", "running", "completed", "stopped", "diverged", "failed"]
+JobStatus = Literal["starting", "waiting", "running", "completed", "stopped", "diverged", "failed"]
+WAITING = "another process (another server on this cache, or the zoo) trains these settings; waiting for its result"
 PUBLISH_SECONDS = 0.5  # how often a training job copies its weights for viewers
 KEPT = 8  # finished jobs, and models read from the cache, that a registry keeps (each, most recent first)
 LoadData = Callable[[str], Dataset]
@@ -56,7 +57,7 @@ class JobSnapshot:
 
     @property
     def running(self) -> bool:
-        return self.status in ("starting", "running")
+        return self.status in ("starting", "waiting", "running")
 
     @property
     def step(self) -> int:
@@ -200,6 +201,7 @@ class TrainingJob:
                 on_step=self._on_step,
                 on_epoch=self._on_epoch,
                 on_model=self._on_model,
+                on_wait=self._on_wait,
                 stop_event=self._stop,
             )
         except Exception as e:  # a broken dataset or config must end the job, not the server
@@ -220,8 +222,14 @@ class TrainingJob:
             self._state.message = str(trained.metrics.get("reason", ""))
             self._state.finished = time.perf_counter()
 
+    def _on_wait(self) -> None:
+        with self._lock:
+            self._state.status, self._state.message = "waiting", WAITING
+
     def _on_model(self, model: VAE) -> None:
         self._model = model
+        with self._lock:
+            self._state.status, self._state.message = "running", ""
 
     def _on_step(self, info: StepInfo) -> None:
         with self._lock:
