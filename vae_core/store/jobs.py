@@ -296,10 +296,14 @@ class JobRegistry:
         job.stop()
         return True
 
-    def running(self) -> list[JobSnapshot]:
+    def live_jobs(self) -> list[TrainingJob]:
+        """The jobs that are starting, waiting or training now, oldest first."""
         with self._lock:
             jobs = list(self._jobs.values())
-        return [s for s in (j.snapshot() for j in jobs) if s.running]
+        return [j for j in jobs if j.snapshot().running]
+
+    def running(self) -> list[JobSnapshot]:
+        return [j.snapshot() for j in self.live_jobs()]
 
     def trained(self, config: RunConfig) -> TrainedModel | None:
         """The model for this config: a finished job's, else the cache's (memoized), else None."""
