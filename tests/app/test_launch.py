@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app_pages.launch import APP_ROOT, CONFIG, command, streamlit_flags
+from app_pages.launch import APP_ROOT, CONFIG, browser_address, command, room_environment, streamlit_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +43,20 @@ def test_a_student_sees_no_error_details_and_no_outside_links():
     client = tomllib.loads(CONFIG.read_text())["client"]
     assert client["showErrorDetails"] == "none" and client["showErrorLinks"] is False
     assert "--client.showErrorDetails=none" in streamlit_flags()
+
+
+def test_serving_a_room_listens_on_the_chosen_address_with_the_rooms_rules():
+    """The shipped config listened on 127.0.0.1 only, with no way to limit a room's runs."""
+    argv = ["--address", "0.0.0.0", "--access-code", "blue-heron-42", "--max-runs-per-session", "3"]
+    cmd = command(argv)
+    assert "--server.address=0.0.0.0" in cmd
+    shown = next(f for f in reversed(cmd) if f.startswith("--browser.serverAddress="))
+    assert shown.split("=")[1] == browser_address("0.0.0.0") and shown != "--browser.serverAddress=0.0.0.0"
+    assert room_environment(argv) == {"VAE_LAB_ACCESS_CODE": "blue-heron-42", "VAE_LAB_MAX_RUNS_PER_SESSION": "3"}
+    assert not any("blue-heron" in f for f in cmd), "the code goes to the app's environment, not its command line"
+    assert "--browser.serverAddress=192.168.1.20" in command(["--address", "192.168.1.20"])
+    with pytest.raises(SystemExit):
+        command(["--max-runs-per-session", "0"])
 
 
 def _free_port() -> int:
