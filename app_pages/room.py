@@ -1,17 +1,43 @@
 """The lecturer's part of the sidebar when the app serves a room (``vae-lab --access-code``,
 ``--max-runs-per-session``): the code entry, the runs panel (every run in progress, each with a
-Stop button) and the cache problems note. The rules themselves live in ``vae_core.store.room``;
-without an access code the panel and the note are everyone's. Not a page."""
+Stop button) and the cache problems note; and the bound on the files a session keeps uploaded.
+The rules themselves live in ``vae_core.store.room``; without an access code the panel and the
+note are everyone's. Not a page."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import streamlit as st
+from streamlit.runtime import Runtime
 
 from vae_core.store.jobs import JobRegistry
 from vae_core.store.room import Room, RoomRules, Seat
 from vae_core.views.wording import describe
+
+UPLOADS_PER_SESSION = 2  # the own-image page's one file, and its replacement while it arrives
+
+
+@st.cache_resource(show_spinner=False)
+def bound_uploads(limit: int = UPLOADS_PER_SESSION) -> bool:
+    """Keep at most ``limit`` uploaded files per session, the newest, once per server. Streamlit
+    keeps every file a session PUTs until the session ends, however many: its own page deletes
+    the one it replaces, but a client that skips that could pile up 2 MB after 2 MB. False where
+    there is no such manager to bound (AppTest, or a Streamlit whose internals moved)."""
+    try:
+        manager = Runtime.instance().uploaded_file_mgr
+        storage = manager.file_storage  # MemoryUploadedFileManager's session -> {file id: file}, oldest first
+    except (RuntimeError, AttributeError):
+        return False
+    add = manager.add_file
+
+    def add_file(session_id, file) -> None:
+        add(session_id, file)
+        for file_id in list(storage.get(session_id, {}))[:-limit]:
+            manager.remove_file(session_id, file_id)
+
+    manager.add_file = add_file
+    return True
 
 
 @st.cache_resource(show_spinner=False)
