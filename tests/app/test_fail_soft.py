@@ -119,3 +119,18 @@ def test_the_pages_open_a_model_that_could_not_be_saved(open_app, empty_cache, m
     poll_until(at, lambda at: at.button(key="stop").disabled and bool(at.metric))
     at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception and not any("No model has been trained" in i.value for i in at.info)
+
+
+def test_a_run_waiting_for_another_server_says_so(open_app, empty_cache):
+    """Two servers on one cache: the waiting one once showed "running · step 0/0" and no hint."""
+    from filelock import FileLock
+
+    config = make_config("digits", epochs=3)
+    entry_dir(config).parent.mkdir(parents=True)
+    with FileLock(str(entry_dir(config)) + ".lock"):  # the other server, training these settings
+        at = open_app(epochs=3)
+        at.button(key="start").click().run()
+        poll_until(at, lambda at: any("waiting" in p.proto.text for p in at.get("progress")))
+        (bar,) = at.get("progress")
+        assert "another process (another server on this cache, or the zoo) trains these settings" in bar.proto.text
+    poll_until(at, lambda at: at.button(key="stop").disabled and bool(at.metric))
