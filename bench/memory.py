@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))  # the browser tests' Chromium helpers
 
-from browser_helpers import CHROMIUM_ARGS, IDLE, chromium_path, free_port  # noqa: E402
+from browser_helpers import CHROMIUM_ARGS, IDLE, chromium_path, start_server  # noqa: E402
 
 
 def bomb_png(side: int = 6300) -> bytes:
@@ -49,27 +49,6 @@ def memory_mb(pid: int) -> dict[str, float]:
     return fields
 
 
-def start(app: Path, cache: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    """The app in ``app`` on a free port, its own model cache, the project's config (cwd = app)."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    cmd += ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    env = {**os.environ, "VAE_LAB_CACHE": str(cache), "PYTHONPATH": str(app)}
-    proc = subprocess.Popen(cmd, cwd=app, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    import urllib.request
-
-    url, end = f"http://127.0.0.1:{port}", time.monotonic() + 90
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read().decode().strip() == "ok":
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(log.read_text()[-2000:])
-
-
 def pretrain(app: Path, cache: Path) -> None:
     """The default digits model, trained into the server's cache by that checkout's own code."""
     code = "from vae_core import get_or_train, make_config; get_or_train(make_config('digits'))"
@@ -82,7 +61,7 @@ def uploads(browser, app: Path, folder: Path, sessions: int) -> dict:
     pretrain(app, cache)
     bomb = folder / "bomb.png"
     bomb.write_bytes(bomb_png())
-    proc, url = start(app, cache, folder / "server.log")
+    proc, url = start_server(cache, folder / "server.log", script=app / "app.py")
     try:
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         pages = []
@@ -119,7 +98,7 @@ def runs(browser, app: Path, folder: Path, n: int, epochs: int) -> dict:
     """Start each run from the Train page, then leave the page (its charts' polling would measure
     Chromium, not the server) and wait for the run's entry to appear in the cache."""
     cache = folder / "models"
-    proc, url = start(app, cache, folder / "server.log")
+    proc, url = start_server(cache, folder / "server.log", script=app / "app.py")
     rss = []
     try:
         page = browser.new_page(viewport={"width": 1200, "height": 900})

@@ -36,16 +36,23 @@ def small_png() -> bytes:
     return out.getvalue()
 
 
-def test_the_server_refuses_an_upload_over_the_limit_even_past_the_browser(trained_server, page, tmp_path):
-    """The 2 MB limit was once checked only in the browser: a PUT of 50 MB with the XSRF token got 204."""
+def first_upload(page, server: str, tmp_path):
+    """Upload a small picture through the page, as a student would: its PUT request (the URL holds
+    the session id, the headers the XSRF token) for a script to replay."""
     puts = []
     page.on("request", lambda r: puts.append(r) if r.method == "PUT" and "/_stcore/upload_file/" in r.url else None)
-    page.goto(f"{trained_server}/own_image")
+    page.goto(f"{server}/own_image")
     page.locator("input[type=file]").wait_for(state="attached")
     (tmp_path / "one.png").write_bytes(small_png())
     page.locator("input[type=file]").set_input_files(str(tmp_path / "one.png"))
     page.get_by_text("As the model sees it").wait_for()
     (put,) = puts
+    return put
+
+
+def test_the_server_refuses_an_upload_over_the_limit_even_past_the_browser(trained_server, page, tmp_path):
+    """The 2 MB limit was once checked only in the browser: a PUT of 50 MB with the XSRF token got 204."""
+    put = first_upload(page, trained_server, tmp_path)
     headers = {"X-Xsrftoken": put.headers["x-xsrftoken"]}
     again = page.request.put(put.url, headers=headers, multipart={"file": _file(small_png())})
     assert again.status == 204, "the replayed upload is a valid one"
@@ -55,14 +62,7 @@ def test_the_server_refuses_an_upload_over_the_limit_even_past_the_browser(train
 
 def test_a_session_keeps_only_its_newest_uploads(trained_server, page, tmp_path):
     """Files PUT under new ids once stayed until the session ended: ten of 50 MB took RSS 433 -> 935 MB."""
-    puts = []
-    page.on("request", lambda r: puts.append(r) if r.method == "PUT" and "/_stcore/upload_file/" in r.url else None)
-    page.goto(f"{trained_server}/own_image")
-    page.locator("input[type=file]").wait_for(state="attached")
-    (tmp_path / "one.png").write_bytes(small_png())
-    page.locator("input[type=file]").set_input_files(str(tmp_path / "one.png"))
-    page.get_by_text("As the model sees it").wait_for()
-    (put,) = puts
+    put = first_upload(page, trained_server, tmp_path)
     base = put.url.rsplit("/", 1)[0]
     headers = {"X-Xsrftoken": put.headers["x-xsrftoken"]}
     for i in range(20):  # each under a new file id, as a client that never deletes would
