@@ -8,9 +8,11 @@ navigation, and presenter mode.
 import streamlit as st
 
 from app_pages.common import sidebar_ui, view_ui
+from app_pages.room import bound_uploads
 from app_pages.url import go_to_url_page, presenter_ui, read_url_once, url_problems_ui, write_url
 
 st.set_page_config(page_title="VAE Latent Lab", page_icon="🧪", layout="wide")
+bound_uploads()
 read_url_once()
 
 pages = [

@@ -1,8 +1,9 @@
 """What every page shares: the sidebar that makes the config, the server-wide job registry,
-cached datasets and test codes, the "no model yet" state, images, and the one chart helper
-(every chart goes through ``chart_ui``, so every chart has its export button). Not a page
-itself (``app.py`` lists the pages; ``url.py`` holds the shareable URL and presenter mode,
-``settings.py`` the sliders' stops and defaults)."""
+cached datasets and test codes, the "no model yet" state, the one button that starts a run (it
+asks the room's rules), images, and the one chart helper (every chart goes through
+``chart_ui``, so every chart has its export button). Not a page itself (``app.py`` lists the
+pages; ``url.py`` holds the shareable URL and presenter mode, ``settings.py`` the sliders' stops
+and defaults, ``room.py`` the lecturer's code, the runs panel and the cache problems note)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from app_pages.room import lecturer_ui, room, seat
 from app_pages.settings import (
     BETAS,
     DEFAULTS,
@@ -23,9 +25,10 @@ from app_pages.settings import (
 )
 from app_pages.url import share_ui
 from vae_core import DATASETS, RunConfig, TrainedModel
-from vae_core.data import Dataset, available, load_dataset
-from vae_core.data.download import missing_message
-from vae_core.store.cache import cached_configs, config_key, entry_dir
+from vae_core.data import Dataset, DatasetError, load_dataset
+from vae_core.data.download import dataset_problem
+from vae_core.store.cache import config_key, default_cache_root, usable
+from vae_core.store.inventory import CacheScan, scan_cache
 from vae_core.store.jobs import JobRegistry, TrainingJob
 from vae_core.vae.binarize import fixed_binarization
 from vae_core.vae.evaluate import encode_dataset
@@ -61,16 +64,18 @@ def sidebar_ui() -> RunConfig:
     """The shared settings. Keys are stable; values live in session state across pages."""
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
-    names = [n for n in DATASETS if available(n)]
+    problems = {n: dataset_problem(n) for n in DATASETS}
+    names = [n for n in DATASETS if problems[n] is None]
     with st.sidebar:
         st.selectbox(
             "Dataset", names, key="dataset", format_func=lambda n: DATASETS[n].title, on_change=_dataset_changed
         )
-        missing = [n for n in DATASETS if n not in names]
-        if missing:
-            with st.expander(f"📥 How to add {', '.join(missing)}"):
-                for name in missing:
-                    st.code(missing_message(name), language=None)
+        unavailable = [n for n in DATASETS if n not in names]
+        if unavailable:
+            with st.expander(f"📥 Not available here: {', '.join(unavailable)}"):
+                for name in unavailable:  # greyed out: the reason, and the files to put or replace
+                    st.caption(f"{DATASETS[name].title} — not offered")
+                    st.code(problems[name], language=None)
         st.slider("Latent dimension", *RANGES["latent_dim"], key="latent_dim", help="How many numbers z has per image.")
         st.select_slider("β, the weight of the KL term", BETAS, key="beta", format_func=lambda b: f"{b:g}")
         with st.expander("Advanced"):
@@ -80,11 +85,10 @@ def sidebar_ui() -> RunConfig:
             kl_names = {"format_func": KL_ESTIMATORS.get, "horizontal": True}
             st.radio("KL estimator", list(KL_ESTIMATORS), key="kl_estimator", **kl_names)
             st.number_input("Random seed", *RANGES["seed"], key="seed")
-        cache_status_ui()
-        running = registry().running()
-        if running:
-            st.caption(f"⏳ {len(running)} training run(s) in progress on this server.")
-    return config_from({k: st.session_state[k] for k in DEFAULTS})
+        config = config_from({k: st.session_state[k] for k in DEFAULTS})
+        cache_status_ui(config)
+        lecturer_ui(registry(), cache_scan().problems)
+    return config
 
 
 def page_intro_ui(title: str, text: str) -> RunConfig:
@@ -94,13 +98,35 @@ def page_intro_ui(title: str, text: str) -> RunConfig:
     return st.session_state.run_config
 
 
-def cache_status_ui() -> None:
-    """Which β stops of this latent dimension open instantly (their model is in the cache)."""
-    values = {k: st.session_state[k] for k in DEFAULTS}
-    cached = [b for b in BETAS if entry_dir(config_from({**values, "beta": b})).is_dir()]
-    here = "✅ trained: opens instantly" if values["beta"] in cached else "⚪ not trained yet"
+def cache_status_ui(config: RunConfig) -> None:
+    """Whether this config's model opens instantly, and which β stops of this latent dimension do.
+    The first answer is the pages' own (the registry's full read, which moves a damaged entry
+    aside), the others the store's cheap check: the sidebar and the page agree."""
+    trained = registry().trained(config)
+    values = values_of(config) or {k: st.session_state[k] for k in DEFAULTS}
+    cached = [b for b in BETAS if usable(config_from({**values, "beta": b}))]
+    if trained is not None and trained.metrics.get("status") == "completed":
+        here = "✅ trained, in memory only (not saved)" if trained.save_error else "✅ trained: opens instantly"
+    else:
+        here = "⚪ not trained yet"
     others = ", ".join(f"{b:g}" for b in cached) or "none yet (python -m vae_core zoo trains a grid)"
     st.caption(f"{here}. Cached β for latent dimension {values['latent_dim']}: {others}.")
+
+
+def cache_scan() -> CacheScan:
+    """What the cache holds that this server can open, and what is wrong with the rest; read again
+    only when the cache folder changes (an entry written or moved aside) or a dataset does."""
+    root = default_cache_root()
+    try:
+        stamp = root.stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return _scan(str(root), stamp, tuple(n for n in DATASETS if dataset_problem(n) is None))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _scan(root: str, stamp: int, datasets: tuple[str, ...]) -> CacheScan:
+    return scan_cache(root, datasets)
 
 
 def view_ui(page) -> None:
@@ -112,9 +138,10 @@ def view_ui(page) -> None:
 
 
 def apply_config(config: RunConfig) -> None:
-    """Set the sidebar to a config (a button callback: runs before the widgets are drawn)."""
+    """Set the sidebar to a config (a button callback: runs before the widgets are drawn); never
+    half of one: a config whose dataset is not offered here is left alone."""
     values = values_of(config)
-    if values is not None:
+    if values is not None and dataset_problem(config.dataset) is None:
         st.session_state.update(values)
 
 
@@ -132,7 +159,7 @@ def images_ui(x: torch.Tensor | np.ndarray, config: RunConfig, ncols: int, capti
 
 def cached_models_ui(config: RunConfig) -> None:
     """A picker of models already in the cache that the sidebar can express."""
-    others = [c for c in cached_configs() if c != config and values_of(c) is not None]
+    others = [c for c in cache_scan().configs if c != config and values_of(c) is not None]
     if not others:
         return
     labels = describe_apart(others)
@@ -154,18 +181,38 @@ def model_or_stop_ui(config: RunConfig) -> TrainedModel:
         wait_for_job_ui(job)
     else:
         st.info("No model has been trained with these settings yet.")
-        if st.button("🚀 Train it now", key="train_now", type="primary"):
-            reg.start(config, dataset(config.dataset))
+        if start_button_ui(config, "🚀 Train it now", key="train_now", type="primary"):
             st.switch_page(TRAIN_PAGE)
         st.page_link(TRAIN_PAGE, label="Go to the Train page to watch it learn", icon="🏋️")
         cached_models_ui(config)
     st.stop()
 
 
+def start_button_ui(config: RunConfig, label: str, key: str, disabled: bool = False, **kwargs) -> bool:
+    """The one button that starts a run: greyed out, with the reason, where the room's rules say
+    this session may not (the lecturer's code, the limit per session). True once it started one."""
+    reason = room().why_not_start(seat())
+    pressed = st.button(label, key=key, disabled=disabled or bool(reason), help=reason or None, **kwargs)
+    if reason and not disabled:
+        st.caption(f"🔒 {reason}")
+    if not pressed or reason:
+        return False
+    try:
+        registry().start(config, dataset(config.dataset))
+    except DatasetError as e:  # its files broke after the sidebar offered it
+        st.error(f"🚫 {config.dataset} cannot be loaded here; nothing was started.")
+        st.code(str(e), language=None)
+        return False
+    room().started(seat())
+    return True
+
+
 @st.fragment(run_every=1.0)
 def wait_for_job_ui(job: TrainingJob, text: str = "Training these settings") -> None:
     """A progress bar that polls a running job and reruns the page once the job has ended."""
     snap = job.snapshot()
+    if snap.status == "waiting":
+        text = f"{text}: {snap.message}"
     st.progress(snap.progress, text=f"⏳ {text}: {snap.progress:.0%}. This fills in when done.")
     if not snap.running:
         st.rerun()

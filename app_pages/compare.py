@@ -7,18 +7,18 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import (
+    cache_scan,
     chart_ui,
-    dataset,
     images_ui,
     model_id,
     page_intro_ui,
     registry,
+    start_button_ui,
     test_codes,
     test_set,
     wait_for_job_ui,
 )
 from vae_core import RunConfig, TrainedModel
-from vae_core.store.cache import cached_configs
 from vae_core.views.arrays import prior_samples, traversals
 from vae_core.views.latent_figures import data_space_figure, latent_scatter
 from vae_core.views.projection import project
@@ -40,7 +40,7 @@ def with_beta(c: RunConfig, beta: float) -> RunConfig:
 
 
 defaults = [with_beta(config, 1.0), with_beta(config, 4.0)]
-options = list(dict.fromkeys([*defaults, config, *cached_configs()]))
+options = list(dict.fromkeys([*defaults, config, *cache_scan().configs]))
 labels = describe_apart(options)  # unique: two runs that read alike get the details that differ
 cols = st.columns(2)
 picked = [
@@ -62,8 +62,7 @@ def model_or_offer_ui(c: RunConfig, side: str) -> TrainedModel | None:
     job = registry().get(c)
     if job is not None and job.alive:
         wait_for_job_ui(job, f"Training run {side}")
-    elif st.button(f"🚀 Train run {side}", key=f"cmp_train_{side.lower()}", type="primary"):
-        registry().start(c, dataset(c.dataset))
+    elif start_button_ui(c, f"🚀 Train run {side}", key=f"cmp_train_{side.lower()}", type="primary"):
         st.rerun()
     else:
         st.info("Not trained yet.")

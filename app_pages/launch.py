@@ -5,15 +5,23 @@ installed wheel, which holds the same layout) and passes the project's ``.stream
 as command-line flags, because Streamlit reads that file only from the current folder. So the
 app listens on 127.0.0.1, sends no usage statistics and keeps its tuned runner settings wherever
 it is started. Flags after the options below go to ``streamlit run`` unchanged.
+
+For a classroom (README, "Serving a room"): ``--address`` listens on a chosen address (``0.0.0.0``:
+every network of this machine) and tells Streamlit the address students type; ``--access-code``
+and ``--max-runs-per-session`` become the environment the app reads (``vae_core.store.room``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+from vae_core.store.room import ACCESS_CODE_ENV, MAX_RUNS_ENV
 
 APP_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = APP_ROOT / ".streamlit" / "config.toml"
@@ -29,23 +37,70 @@ def streamlit_flags(config: Path = CONFIG) -> list[str]:
     ]
 
 
-def command(argv: list[str] | None = None) -> list[str]:
-    """The ``streamlit run`` command line that ``vae-lab ARGS`` runs."""
+def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="vae-lab", description="Start VAE Latent Lab in a browser.")
     parser.add_argument("--port", type=int, help="port to listen on (default 8501)")
-    parser.add_argument("--address", help="address to listen on (default 127.0.0.1: this machine only)")
-    args, rest = parser.parse_known_args(argv)
+    parser.add_argument(
+        "--address", help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network)"
+    )
+    parser.add_argument("--access-code", help=f"starting and stopping runs needs this code (or set {ACCESS_CODE_ENV})")
+    parser.add_argument(
+        "--max-runs-per-session", type=_positive, help=f"runs one browser session may start (or set {MAX_RUNS_ENV})"
+    )
+    return parser.parse_known_args(argv)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def command(argv: list[str] | None = None) -> list[str]:
+    """The ``streamlit run`` command line that ``vae-lab ARGS`` runs."""
+    args, rest = _parse(argv)
     flags = streamlit_flags()
     if args.port is not None:
         flags.append(f"--server.port={args.port}")
     if args.address is not None:
         flags.append(f"--server.address={args.address}")
+        # The address students type: shown at start-up, and the origin of upload responses. Set, it
+        # also keeps Streamlit from asking an outside service for this machine's public address.
+        flags.append(f"--browser.serverAddress={browser_address(args.address)}")
     return [sys.executable, "-m", "streamlit", "run", str(APP_ROOT / "app.py"), *flags, *rest]
 
 
+def room_environment(argv: list[str] | None = None) -> dict[str, str]:
+    """The environment the app reads its room rules from (access code, runs per session)."""
+    args, _ = _parse(argv)
+    env = {}
+    if args.access_code:
+        env[ACCESS_CODE_ENV] = args.access_code
+    if args.max_runs_per_session is not None:
+        env[MAX_RUNS_ENV] = str(args.max_runs_per_session)
+    return env
+
+
+def browser_address(address: str) -> str:
+    """The address a browser uses for a listening address: for a wildcard, this machine's address on
+    its default network (a UDP socket's local end; connecting one sends nothing)."""
+    if address not in ("0.0.0.0", "::", ""):
+        return address
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
 def main(argv: list[str] | None = None) -> int:
+    env = {**os.environ, **room_environment(argv)}
+    args, _ = _parse(argv)
+    if args.address not in (None, "127.0.0.1", "localhost") and ACCESS_CODE_ENV not in env:
+        print("vae-lab: anyone who can reach this address can start training runs; see --access-code.", file=sys.stderr)
     try:
-        return subprocess.call(command(argv))
+        return subprocess.call(command(argv), env=env)
     except KeyboardInterrupt:  # Streamlit has already stopped on the same Ctrl-C
         return 130
 

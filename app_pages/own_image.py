@@ -45,7 +45,8 @@ if upload is None:
 try:
     pixels = to_dataset_image(upload.getvalue(), h)
 except ImageError as e:
-    st.error(f"🚫 {upload.name}: {e}")
+    st.error(f"🚫 {e}")
+    st.text(f"The file: {upload.name}")  # a file name is the sender's text: literal, never Markdown
     st.stop()
 
 x_own = torch.from_numpy(pixels)[None]  # (1, x_dim)

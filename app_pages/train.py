@@ -10,8 +10,9 @@ machine (bench/app_latency.py); hence the two rates and the cheap figures.
 import streamlit as st
 import torch
 
-from app_pages.common import cached_models_ui, chart_ui, dataset, images_ui, registry, test_set
-from vae_core.store.jobs import JobSnapshot
+from app_pages.common import cached_models_ui, chart_ui, images_ui, registry, start_button_ui, test_set
+from app_pages.room import room, seat
+from vae_core.store.jobs import KEPT, JobSnapshot
 from vae_core.vae.evaluate import encode_dataset
 from vae_core.vae.train import EpochInfo
 from vae_core.views.arrays import prior_samples
@@ -36,18 +37,25 @@ st.caption(f"Settings: {describe(config)}  \nTraining: {describe_optimiser(confi
 
 cached = trained is not None and trained.metrics.get("status") == "completed"
 start_col, stop_col, note_col = st.columns([1, 1, 4], vertical_alignment="center")
-if start_col.button("▶️ Start training", key="start", type="primary", disabled=running or cached):
-    reg.start(config, dataset(config.dataset))  # loaded here, once per server, with a spinner
-    st.rerun()
-if stop_col.button("⏹️ Stop", key="stop", disabled=not running):
+with start_col:  # the dataset is loaded here, once per server, with a spinner
+    if start_button_ui(config, "▶️ Start training", key="start", type="primary", disabled=running or cached):
+        st.rerun()
+if stop_col.button("⏹️ Stop", key="stop", disabled=not running or not room().may_manage(seat())):
     reg.stop(config)
-if cached:
+if cached and trained.save_error:
+    note_col.warning(
+        f"✅ Trained, but {trained.save_error}. The model stays in this server's memory while it is among "
+        f"the {KEPT} most recent runs, so nobody needs to train it again until then."
+    )
+elif cached:
     note_col.success("✅ Trained and cached: opening these settings is instant. Change a setting to train anew.")
 elif running:
     note_col.info("Training in the background — it keeps going if you switch pages or close the tab.")
 
 
 def status_text(snap: JobSnapshot) -> str:
+    if snap.status == "waiting":
+        return f"waiting · {snap.message}"
     epoch = snap.epochs[-1].epoch if snap.epochs else 0
     text = f"{snap.status} · step {snap.step}/{snap.total_steps} · epoch {epoch}/{config.train.epochs}"
     text += f" · {snap.seconds:.1f} s"

@@ -140,9 +140,13 @@ def write_url(page=None) -> None:
 
 
 def url_problems_ui() -> None:
+    """What the link had wrong. The values are shown as literal text (st.text), never as Markdown:
+    ``?dataset=[click here](https://…)`` must not become a live link, nor ``![t](http://…)`` an
+    image that every viewer's browser fetches."""
     problems = st.session_state.get("url_problems")
     if problems:
-        st.warning("The link had values this app can't use; they are at their defaults:\n- " + "\n- ".join(problems))
+        st.warning("The link had values this app can't use; they are at their defaults:")
+        st.text("\n".join(f"• {p}" for p in problems))
         st.button("OK", key="url_problems_ok", on_click=st.session_state.update, kwargs={"url_problems": []})
 
 

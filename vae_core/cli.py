@@ -171,13 +171,15 @@ def _train(args: argparse.Namespace) -> int:
     if args.out:
         cache.save_model(trained, args.out)
         print(f"wrote {args.out}", file=sys.stderr)
+    where = f"cached in {trained.path}" if trained.path else f"not cached: {trained.save_error}"
     if args.json:
-        print(json.dumps({"config": config.to_dict(), "metrics": trained.metrics, "cache": str(trained.path)}))
+        cached = str(trained.path) if trained.path else None
+        print(json.dumps({"config": config.to_dict(), "metrics": trained.metrics, "cache": cached}))
     else:
         m = trained.metrics
         print(
             f"test ELBO {m['test_elbo']:.2f} nats (reconstruction {m['test_recon']:.2f}, KL {m['test_kl']:.2f}), "
-            f"{m['active_units']}/{config.model.latent_dim} active units; cached in {trained.path}"
+            f"{m['active_units']}/{config.model.latent_dim} active units; {where}"
         )
     return 0
 

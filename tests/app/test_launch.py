@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app_pages.launch import APP_ROOT, CONFIG, command, streamlit_flags
+from app_pages.launch import APP_ROOT, CONFIG, browser_address, command, room_environment, streamlit_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,35 @@ def test_the_launcher_passes_every_setting_of_the_project_config():
     cmd = command(["--port", "8600", "--server.runOnSave", "false"])
     assert cmd[:5] == [sys.executable, "-m", "streamlit", "run", str(APP_ROOT / "app.py")]
     assert cmd[-3:] == ["--server.port=8600", "--server.runOnSave", "false"]  # after the config: it wins
+
+
+def test_the_server_enforces_the_pages_upload_limit():
+    """The page's 2 MB was once checked only in the browser: a PUT of 50 MB got 204."""
+    from vae_core.data.images import MAX_BYTES
+
+    assert tomllib.loads(CONFIG.read_text())["server"]["maxUploadSize"] * 2**20 == MAX_BYTES
+    assert f"--server.maxUploadSize={MAX_BYTES // 2**20}" in streamlit_flags()
+
+
+def test_a_student_sees_no_error_details_and_no_outside_links():
+    """Errors once showed the message, the traceback (server paths) and Ask Google / ChatGPT links."""
+    client = tomllib.loads(CONFIG.read_text())["client"]
+    assert client["showErrorDetails"] == "none" and client["showErrorLinks"] is False
+    assert "--client.showErrorDetails=none" in streamlit_flags()
+
+
+def test_serving_a_room_listens_on_the_chosen_address_with_the_rooms_rules():
+    """The shipped config listened on 127.0.0.1 only, with no way to limit a room's runs."""
+    argv = ["--address", "0.0.0.0", "--access-code", "blue-heron-42", "--max-runs-per-session", "3"]
+    cmd = command(argv)
+    assert "--server.address=0.0.0.0" in cmd
+    shown = next(f for f in reversed(cmd) if f.startswith("--browser.serverAddress="))
+    assert shown.split("=")[1] == browser_address("0.0.0.0") and shown != "--browser.serverAddress=0.0.0.0"
+    assert room_environment(argv) == {"VAE_LAB_ACCESS_CODE": "blue-heron-42", "VAE_LAB_MAX_RUNS_PER_SESSION": "3"}
+    assert not any("blue-heron" in f for f in cmd), "the code goes to the app's environment, not its command line"
+    assert "--browser.serverAddress=192.168.1.20" in command(["--address", "192.168.1.20"])
+    with pytest.raises(SystemExit):
+        command(["--max-runs-per-session", "0"])
 
 
 def _free_port() -> int:

@@ -68,3 +68,12 @@ def test_more_than_two_dimensions_use_chosen_dims_or_pca(open_app):
 def test_point_datasets_are_sent_elsewhere(open_app):
     at = open_app("own_image", dataset="two-moons")
     assert "image datasets" in at.info[0].value
+
+
+def test_the_file_name_is_shown_as_literal_text(open_app):
+    """The name of a bad file once went into the error's Markdown: an outside image, fetched."""
+    pretrained(epochs=3)
+    name = "![t](http://198.51.100.7/track.png).png"
+    at = upload(open_app("own_image", epochs=3), b"not an image", name)
+    assert any(name in t.value for t in at.text)
+    assert not any("198.51.100.7" in e.value for kind in ("error", "markdown", "caption") for e in at.get(kind))

@@ -62,10 +62,30 @@ def test_a_setting_changed_in_the_app_goes_into_the_url():
 )
 def test_bad_values_are_explained_and_left_at_their_defaults(params, problem):
     at = open_url(**params)
-    assert any(problem in w.value for w in at.warning), [w.value for w in at.warning]
+    assert at.warning and any(problem in t.value for t in at.text), [t.value for t in at.text]
     assert at.select_slider(key="beta").value == DEFAULTS["beta"]
     at.button(key="url_problems_ok").click().run()
-    assert not at.warning
+    assert not at.warning and not at.text
+
+
+MARKDOWN_ELEMENTS = ("markdown", "warning", "error", "info", "success", "caption", "title", "header", "subheader")
+
+
+@pytest.mark.parametrize(
+    ("params", "literal"),
+    [
+        ({"dataset": "[click here](https://evil.example/login)"}, "dataset=[click here](https://evil.example/login)"),
+        ({"beta": "![t](http://198.51.100.7/track.png)"}, "beta=![t](http://198.51.100.7/track.png)"),
+        ({"page": "<img src=http://198.51.100.7/x.png>"}, "page=<img src=http://198.51.100.7/x.png>"),
+    ],
+)
+def test_values_from_the_link_are_shown_as_literal_text_never_as_markdown(params, literal):
+    """A link's value once went into the warning's Markdown: a live link, an outside image fetched."""
+    at = open_url(**params)
+    assert any(literal in t.value for t in at.text), [t.value for t in at.text]
+    host = literal.split("//")[1].split("/")[0]
+    rendered = [e for kind in MARKDOWN_ELEMENTS for e in at.get(kind) if host in str(getattr(e, "value", ""))]
+    assert not rendered, f"{host} reached a Markdown element: {rendered}"
 
 
 def test_parse_and_write_round_trip():

@@ -43,14 +43,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(cache: Path, log: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` on a free port with its own model cache; waits for /_stcore/health."""
+def start_server(
+    cache: Path, log: Path, port: int | None = None, script: Path = ROOT / "app.py", flags: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` (or ``script``, run in its folder, with ``flags``) on a free port with
+    its own model cache; waits for /_stcore/health."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), *flags, "--server.port", str(port)]
     cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    env = {**os.environ, "VAE_LAB_CACHE": str(cache)}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    env = {**os.environ, "VAE_LAB_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=script.parent, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     end = time.monotonic() + 60
     while time.monotonic() < end:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
+import os
+import shutil
+import subprocess
 import threading
 
 import pytest
@@ -54,8 +58,23 @@ def test_equal_configs_share_a_key_and_different_ones_do_not():
         lambda d: torch.save({"encoder.0.weight": torch.zeros(1)}, d / "weights.pt"),
         lambda d: (d / "metrics.json").write_text(json.dumps({"status": "stopped"})),
         lambda d: (d / "checkpoints.pt").write_bytes(b"junk"),
+        lambda d: (d / "history.json").write_text("[]"),
+        lambda d: _edit_history(d, lambda h: h["epochs"].append({"epoch": "one"})),
+        lambda d: _edit_history(d, lambda h: h["steps"][0].update(kl=None)),
+        lambda d: _edit_history(d, lambda h: h["epochs"][0].update(kl_per_dim=[0.5])),
     ],
-    ids=["truncated-weights", "garbage-config", "missing-metrics", "wrong-tensors", "unfinished", "bad-checkpoints"],
+    ids=[
+        "truncated-weights",
+        "garbage-config",
+        "missing-metrics",
+        "wrong-tensors",
+        "unfinished",
+        "bad-checkpoints",
+        "history-a-list",
+        "history-bad-epoch-row",
+        "history-bad-step-value",
+        "history-kl-wrong-length",
+    ],
 )
 def test_a_damaged_entry_is_retrained_not_a_crash(tmp_path, damage):
     config = tiny_config()
@@ -68,6 +87,78 @@ def test_a_damaged_entry_is_retrained_not_a_crash(tmp_path, damage):
     left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != PRECISION_FILE)
     assert [n.split("-")[1] for n in left] == [folder.name] and left[0].startswith(".damaged-")
     assert (tmp_path / left[0] / "config.json").exists()
+    assert (tmp_path / left[0] / cache.DAMAGE_FILE).read_text().strip(), "the reason is kept beside it"
+
+
+def _edit_history(folder, change) -> None:
+    history = json.loads((folder / "history.json").read_text())
+    change(history)
+    (folder / "history.json").write_text(json.dumps(history))
+
+
+def test_usable_is_a_cheap_check_that_agrees_with_lookup_on_a_truncated_file(tmp_path, monkeypatch):
+    config = tiny_config()
+    folder = cache.get_or_train(config, tmp_path).path
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("usable() must not read tensors"))
+    assert cache.usable(config, tmp_path)
+    (folder / "weights.pt").write_bytes((folder / "weights.pt").read_bytes()[:-200])
+    assert not cache.usable(config, tmp_path)
+    assert not cache.usable(tiny_config(seed=1), tmp_path)
+
+
+def _fail_writes(monkeypatch, error: OSError) -> None:
+    def write_text(self, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(cache.Path, "write_text", write_text)
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "the cache folder is full — nothing was saved"),
+        (OSError(errno.EROFS, "Read-only file system"), "the cache folder is read-only — nothing was saved"),
+    ],
+    ids=["disk-full", "read-only"],
+)
+def test_a_write_that_fails_keeps_the_trained_model_and_says_why(tmp_path, monkeypatch, error, said):
+    """A full disk once threw the trained model away with a RuntimeError; Start redid it and failed again."""
+    _fail_writes(monkeypatch, error)
+    trained = cache.get_or_train(tiny_config(), tmp_path)
+    assert trained.metrics["status"] == "completed" and trained.path is None
+    assert trained.save_error == said
+    assert cache.lookup(tiny_config(), tmp_path) is None
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == [], "nothing half-written is left"
+
+
+def test_a_cache_folder_that_cannot_even_hold_a_lock_still_trains(tmp_path, monkeypatch):
+    def no_mkdir(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(cache.Path, "mkdir", no_mkdir)
+    trained = cache.get_or_train(tiny_config(), tmp_path / "models")
+    assert trained.metrics["status"] == "completed" and "read-only" in trained.save_error
+
+
+@pytest.fixture
+def full_tmpfs(tmp_path):
+    """A real 1 MB tmpfs (needs root and mount; skipped otherwise)."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a real full disk needs root to mount a tmpfs; the monkeypatched tests cover the rest")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True).returncode:
+        pytest.skip("mount -t tmpfs is not allowed here")
+    yield folder
+    busy = subprocess.run(["umount", str(folder)], capture_output=True, text=True).returncode
+    assert not busy, "a file on the full disk was left open"
+
+
+def test_a_real_full_disk_keeps_the_model_and_says_so(full_tmpfs):
+    config = tiny_config(hidden=(256, 256))  # ~0.6 MB of weights, three times over: more than 1 MB
+    trained = cache.get_or_train(config, full_tmpfs)
+    assert trained.metrics["status"] == "completed" and trained.save_error.startswith("the cache folder is full")
+    assert [p.name for p in full_tmpfs.iterdir() if not p.name.endswith(".lock")] == []
 
 
 def test_a_stopped_run_is_not_cached(tmp_path):

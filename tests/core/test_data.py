@@ -187,3 +187,25 @@ def test_offline_download_names_the_folder_and_files(tmp_path, tiny_mnist_checks
     assert "download failed" in message and str(root / "mnist") in message
     assert all(name in message for name in IDX_NAMES)
     assert list((root / "mnist").iterdir()) == []
+
+
+def test_a_truncated_or_foreign_file_makes_a_dataset_unavailable_with_the_reason(tmp_path):
+    """A truncated MNIST file once left MNIST offered, and Start raised a DatasetError."""
+    from vae_core.data.download import FILES, dataset_problem
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for remote in FILES["mnist"]:
+        (folder / remote.name).write_bytes(b"\0" * remote.size)  # the right size, the wrong bytes
+    (folder / IDX_NAMES[2]).write_bytes(b"\0" * 1000)  # truncated
+    assert not available("mnist", tmp_path)
+    problem = dataset_problem("mnist", tmp_path)
+    assert f"{IDX_NAMES[2]}: 1,000 bytes, not 1,648,877 (truncated" in problem
+    assert f"{IDX_NAMES[0]}: not the published file" in problem and str(folder) in problem
+    assert dataset_problem("digits") is None and available("digits")
+
+
+def test_the_real_files_pass_their_check(real_data_root):
+    from vae_core.data.download import dataset_problem
+
+    assert all(dataset_problem(n, real_data_root) is None for n in ("mnist", "fashion-mnist", "binarized-mnist"))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
 import time
+import weakref
 
 import pytest
 import torch
 
 from vae_core import make_config
-from vae_core.store.cache import cached_configs, lookup
-from vae_core.store.jobs import JobRegistry, JobSnapshot, TrainingJob
+from vae_core.data import load_dataset
+from vae_core.store.cache import lookup
+from vae_core.store.inventory import cached_configs
+from vae_core.store.jobs import KEPT, JobRegistry, JobSnapshot, TrainingJob
 from vae_core.views.wording import describe
 
 
@@ -110,3 +114,52 @@ def test_registry_trained_reads_the_cache_and_cached_configs_lists_it(root):
     assert cached_configs(root) == [config]
     assert "D 3" in describe(config)
     assert JobSnapshot.from_trained(fresh.trained(config)).status == "completed"
+
+
+def test_finished_jobs_are_kept_in_a_small_lru_and_the_cache_has_the_rest(root):
+    """Finished jobs were once kept for the server's lifetime: ~38 MB per MNIST run."""
+    registry = JobRegistry(root)
+    configs = [make_config("digits", epochs=1, hidden=(16,), seed=s) for s in range(KEPT + 4)]
+    for config in configs:
+        assert registry.start(config).wait(60)
+    kept = [c for c in configs if registry.get(c) is not None]
+    assert kept == configs[-KEPT:], "the most recent finished jobs, and no more"
+    assert registry.trained(configs[0]).from_cache, "an evicted run is read back from the cache"
+    for config in configs[1:]:
+        registry.trained(config)
+    assert len(registry._models) <= KEPT
+
+
+def test_a_finished_job_lets_go_of_its_data_and_training_copies(root):
+    data = load_dataset("digits")
+    job = TrainingJob(make_config("digits", epochs=1, hidden=(16,)), root=root, data=data).start()
+    assert job.wait(60)
+    pixels = weakref.ref(data.x_train)
+    del data
+    gc.collect()
+    assert pixels() is None, "the job still holds the dataset"
+    assert job.live_model() is job.result.model
+
+
+def test_a_new_registry_sweeps_stale_temporary_folders(root):
+    stale = root / ".tmp-0123-dead"
+    stale.mkdir(parents=True)
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    JobRegistry(root)
+    assert not stale.exists()
+
+
+def test_a_job_waiting_for_another_process_says_so(root):
+    """Two servers on one cache: the second once showed "running · step 0/0" with no hint."""
+    from filelock import FileLock
+
+    from vae_core.store.cache import entry_dir
+
+    config = make_config("digits", epochs=2, hidden=(16,))
+    root.mkdir(parents=True)
+    with FileLock(str(entry_dir(config, root)) + ".lock"):  # as another process that trains it holds it
+        job = TrainingJob(config, root=root).start()
+        wait_for(lambda: job.snapshot().status == "waiting")
+        snap = job.snapshot()
+        assert snap.running and "another process" in snap.message and snap.step == 0
+    assert job.wait(60) and job.snapshot().status == "completed"

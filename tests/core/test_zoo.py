@@ -53,6 +53,19 @@ def test_run_zoo_trains_what_is_missing_and_skips_what_is_cached(tmp_path):
     assert again[0].test_elbo == cells[0].test_elbo and loads == ["digits"]
 
 
+def test_a_cell_the_cache_could_not_store_says_so(tmp_path, monkeypatch):
+    import errno
+
+    from vae_core.store import cache
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache.Path, "write_text", full)
+    (cell,) = run_zoo([make_config("digits", epochs=1, hidden=(16,))], tmp_path, load_data=load_dataset)
+    assert cell.status == "unsaved" and cell.test_elbo < 0
+
+
 def test_a_stop_caches_nothing_and_ends_the_grid(tmp_path):
     stop = threading.Event()
     configs = [make_config("digits", latent_dim=2, beta=b, epochs=500) for b in (0.0, 1.0)]
@@ -81,6 +94,7 @@ def test_cli_prints_a_line_per_model_and_a_json_summary(tmp_path):
     assert proc.returncode == 0 and json.loads(out)["counts"] == {
         "cached": 2,
         "trained": 0,
+        "unsaved": 0,
         "stopped": 0,
         "diverged": 0,
     }

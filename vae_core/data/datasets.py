@@ -21,7 +21,16 @@ import numpy as np
 import torch
 
 from vae_core.config import DATASETS
-from vae_core.data.download import FILES, DatasetError, Progress, dataset_dir, download, missing_message, verify
+from vae_core.data.download import (
+    FILES,
+    DatasetError,
+    Progress,
+    dataset_dir,
+    dataset_problem,
+    download,
+    missing_message,
+    verify,
+)
 
 TOY_SIZES = (2000, 1000)  # train, test
 TOY_SEED = 0
@@ -73,11 +82,9 @@ FILES_IDX = tuple(f.name for f in FILES["mnist"])
 
 
 def available(name: str, root: str | Path | None = None) -> bool:
-    """True if a dataset can be loaded without a download."""
-    if DATASETS[name].kind != "files":
-        return True
-    folder = dataset_dir(name, root)
-    return all((folder / f.name).is_file() for f in FILES[name])
+    """True if a dataset can be loaded without a download: its files are there and pass their
+    check (size, then MD5, once per file); ``dataset_problem`` says what is wrong otherwise."""
+    return name in DATASETS and dataset_problem(name, root) is None
 
 
 def _read_gz(path: Path) -> bytes:

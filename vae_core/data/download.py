@@ -6,6 +6,7 @@ matches, so an interrupted or corrupt transfer never leaves a file that looks co
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import urllib.error
@@ -95,11 +96,56 @@ def missing_message(name: str, root: str | Path | None = None, reason: str = "")
     folder = dataset_dir(name, root)
     lines = [f"{name}: {reason or 'files are missing'}.", f"Put these files in {folder}:"]
     lines += [f"  {f}" for f in missing_files(name, root) or [f.name for f in FILES[name]]]
+    return "\n".join([*lines, _where_from(name)])
+
+
+def _where_from(name: str) -> str:
     if MIRRORS[name]:
-        lines.append(f"(from {MIRRORS[name][0]}), or set VAE_LAB_DATA to a folder that holds {name}/.")
-    else:
-        lines.append(f"or set VAE_LAB_DATA to a folder that holds {name}/.")
-    return "\n".join(lines)
+        return f"(from {MIRRORS[name][0]}), or set VAE_LAB_DATA to a folder that holds {name}/."
+    return f"or set VAE_LAB_DATA to a folder that holds {name}/."
+
+
+def file_problems(name: str, root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(file, what is wrong with it) for each file of a dataset that is missing, has the wrong size,
+    or has the wrong MD5; empty when all are the published files. The MD5 of a file is computed
+    once per (path, size, modification time) in this process."""
+    folder = dataset_dir(name, root)
+    found = []
+    for remote in FILES[name]:
+        path = folder / remote.name
+        try:
+            stat = path.stat()
+        except OSError:
+            found.append((remote.name, "missing"))
+            continue
+        if stat.st_size != remote.size:
+            found.append((remote.name, f"{stat.st_size:,} bytes, not {remote.size:,} (truncated, or another file)"))
+        elif not _md5_matches(str(path), stat.st_size, stat.st_mtime_ns, remote.md5):
+            found.append((remote.name, "not the published file (its MD5 differs)"))
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _md5_matches(path: str, size: int, mtime_ns: int, expected: str) -> bool:
+    try:
+        return md5sum(Path(path)) == expected
+    except OSError:
+        return False
+
+
+def dataset_problem(name: str, root: str | Path | None = None) -> str | None:
+    """None if a dataset can be loaded without a download (a built-in or generated one, or one
+    whose files all pass their check); else what is wrong and which files to put or replace where."""
+    if name not in FILES:
+        return None
+    problems = file_problems(name, root)
+    if not problems:
+        return None
+    if all(what == "missing" for _, what in problems):
+        return missing_message(name, root)
+    lines = [f"{name}: {len(problems)} of its files fail their check.", f"Replace these in {dataset_dir(name, root)}:"]
+    lines += [f"  {file}: {what}" for file, what in problems]
+    return "\n".join([*lines, _where_from(name)])
 
 
 def md5sum(path: Path) -> str:

@@ -11,17 +11,34 @@ before shrinking, so that they do not fade to grey.
 from __future__ import annotations
 
 import io
+import math
+import threading
 import warnings
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, UnidentifiedImageError
 
-MAX_BYTES = 2 * 1024 * 1024
-MAX_PIXELS = 40_000_000
+MAX_BYTES = 2 * 1024 * 1024  # the upload limit, also the server's (server.maxUploadSize in .streamlit/config.toml)
+MAX_PIXELS = 40_000_000  # by the file's header, before anything is decoded
+MAX_DECODED_BYTES = 48 * 2**20  # the decoder's own buffer: 4000×3000 in colour (4 bytes a pixel), 48 Mpx in grey
+MAX_SIDE = 600  # a picture is reduced to at most this before any float work (the ink's box needs 200)
+DECODE_SLOTS = threading.BoundedSemaphore(2)  # decodes at once in this process: 2 × MAX_DECODED_BYTES at most
 FORMATS = ("PNG", "JPEG")
 BOX = {28: 20, 8: 8}  # field size -> longest side of the ink's box in it
 STROKE = 0.12  # a dataset's stroke width as a fraction of the box (about 2.5 of MNIST's 20 pixels)
 WORK = 10  # the crop is shrunk to WORK × box before thickening (cheap, and still sharp)
+REDUCIBLE = ("L", "LA", "RGB", "RGBA", "I", "F")  # modes Image.reduce takes as they are
+STRIP = 64  # output rows reduced at a time: a strip of the decoded picture costs width × 64 × factor pixels
+EXIF_ORIENTATION = 0x0112
+TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 class ImageError(ValueError):
@@ -29,25 +46,64 @@ class ImageError(ValueError):
 
 
 def read_picture(data: bytes) -> Image.Image:
-    """Bytes of a PNG or JPEG (at most MAX_BYTES) -> a decoded, upright PIL image."""
+    """Bytes of a PNG or JPEG (at most MAX_BYTES) -> an upright PIL image, at most MAX_SIDE a side.
+
+    Memory is bounded by design: the header is checked before decoding, a JPEG is decoded at
+    1/2, 1/4 or 1/8 scale (``Image.draft``), a PNG (which has no such mode) into a buffer of at
+    most MAX_DECODED_BYTES that is reduced strip by strip, and at most two pictures are decoded
+    at once in the process (DECODE_SLOTS), however many people upload together.
+    """
     if not data:
         raise ImageError("The file is empty.")
     if len(data) > MAX_BYTES:
         raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES / 2**20:.0f} MB.")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), DECODE_SLOTS:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             picture = Image.open(io.BytesIO(data))
             if picture.format not in FORMATS:
                 raise ImageError(f"This is a {picture.format} image; please send a PNG or a JPEG.")
             if picture.width * picture.height > MAX_PIXELS:
                 raise ImageError(f"The picture is {picture.width}×{picture.height} pixels; that is too many.")
+            orientation = picture.getexif().get(EXIF_ORIENTATION)
+            if picture.format == "JPEG":
+                scale = MAX_SIDE / max(picture.size)  # grey, at the smallest of 1/1..1/8 that keeps MAX_SIDE
+                picture.draft("L", (math.ceil(picture.width * scale), math.ceil(picture.height * scale)))
+            if picture.width * picture.height * _bytes_per_pixel(picture.mode) > MAX_DECODED_BYTES:
+                raise ImageError(
+                    f"The picture is {picture.width}×{picture.height} pixels, too large to decode here; "
+                    "please send a smaller copy (4000×3000 or less)."
+                )
             picture.load()
+            small = _shrink(picture)
     except ImageError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError, Warning) as e:
         raise ImageError(f"This file is not a readable PNG or JPEG image ({type(e).__name__}).") from e
-    return ImageOps.exif_transpose(picture)
+    return small.transpose(TRANSPOSE[orientation]) if orientation in TRANSPOSE else small
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    """What Pillow's decoder holds per pixel (it stores every multi-band mode as 4 bytes)."""
+    return {"1": 1, "L": 1, "P": 1, "I;16": 2}.get(mode, 4)
+
+
+def _shrink(picture: Image.Image) -> Image.Image:
+    """The decoded picture reduced by a whole factor to at most MAX_SIDE a side, a strip at a time,
+    so that no full-size copy in another mode (RGBA for a palette, say) is ever made."""
+    factor = -(-max(picture.size) // MAX_SIDE)  # ceiling division
+    if factor == 1:
+        return picture
+    transparent = "A" in picture.getbands() or "transparency" in picture.info
+    keep = picture.mode in REDUCIBLE and "transparency" not in picture.info  # a colour key needs converting
+    mode = picture.mode if keep else ("RGBA" if transparent else "L")
+    width, height = picture.size
+    out = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    rows = STRIP * factor
+    for top in range(0, height, rows):
+        strip = picture.crop((0, top, width, min(height, top + rows)))
+        out.paste((strip if strip.mode == mode else strip.convert(mode)).reduce(factor), (0, top // factor))
+    return out
 
 
 def ink(picture: Image.Image) -> np.ndarray:

@@ -5,8 +5,10 @@ completed run) and keeps a thread-safe snapshot of its steps, epochs and status 
 of viewers poll. While it trains it also publishes a copy of the weights every so often, so a
 viewer can draw reconstructions and the latent space as they form without touching the model
 being trained. A ``JobRegistry`` holds at most one live job per config key: starting a config
-that already runs returns that job. Nothing here knows about Streamlit; the words that
-describe a config to a person are in ``vae_core.views.wording``.
+that already runs returns that job. Its memory is bounded: of the finished jobs, and of the models
+it read from the cache, it keeps the most recently used few (the cache has the rest), and a job
+lets go of its dataset, its training copy and its published weights when it ends. Nothing here
+knows about Streamlit; the words that describe a config to a person are in ``vae_core.views.wording``.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ import torch
 from vae_core.config import RunConfig
 from vae_core.data.datasets import Dataset, load_dataset
 from vae_core.store.cache import TrainedModel, config_key, get_or_train, lookup
+from vae_core.store.inventory import sweep_stale
 from vae_core.vae.model import VAE
 from vae_core.vae.train import EpochInfo, StepInfo
 
-JobStatus = Literal["starting", "running", "completed", "stopped", "diverged", "failed"]
+JobStatus = Literal["starting", "waiting", "running", "completed", "stopped", "diverged", "failed"]
+WAITING = "another process (another server on this cache, or the zoo) trains these settings; waiting for its result"
 PUBLISH_SECONDS = 0.5  # how often a training job copies its weights for viewers
+KEPT = 8  # finished jobs, and models read from the cache, that a registry keeps (each, most recent first)
 LoadData = Callable[[str], Dataset]
 
 
@@ -52,7 +57,7 @@ class JobSnapshot:
 
     @property
     def running(self) -> bool:
-        return self.status in ("starting", "running")
+        return self.status in ("starting", "waiting", "running")
 
     @property
     def step(self) -> int:
@@ -196,6 +201,7 @@ class TrainingJob:
                 on_step=self._on_step,
                 on_epoch=self._on_epoch,
                 on_model=self._on_model,
+                on_wait=self._on_wait,
                 stop_event=self._stop,
             )
         except Exception as e:  # a broken dataset or config must end the job, not the server
@@ -203,8 +209,11 @@ class TrainingJob:
                 self._state.status, self._state.message = "failed", f"{type(e).__name__}: {e}"
                 self._state.finished = time.perf_counter()
             return
+        finally:  # what only training needed: the result (or the reason) is all a viewer reads now
+            self._data, self._model, self._live = None, None, None
         with self._lock:
             self._result = trained
+            self._state.weights = None
             if trained.from_cache:  # nothing streamed: show the stored history
                 snap = JobSnapshot.from_trained(trained)
                 self._state.steps, self._state.epochs = list(snap.steps), list(snap.epochs)
@@ -213,8 +222,14 @@ class TrainingJob:
             self._state.message = str(trained.metrics.get("reason", ""))
             self._state.finished = time.perf_counter()
 
+    def _on_wait(self) -> None:
+        with self._lock:
+            self._state.status, self._state.message = "waiting", WAITING
+
     def _on_model(self, model: VAE) -> None:
         self._model = model
+        with self._lock:
+            self._state.status, self._state.message = "running", ""
 
     def _on_step(self, info: StepInfo) -> None:
         with self._lock:
@@ -238,14 +253,16 @@ class TrainingJob:
 
 
 class JobRegistry:
-    """At most one live job per config key, and the models they (or the cache) hold."""
+    """At most one live job per config key, and the models they (or the cache) hold: every live
+    job, and the KEPT most recently used finished jobs and cache reads."""
 
     def __init__(self, root: str | Path | None = None, load_data: LoadData | None = None):
         self._root = root
         self._load_data = load_data
         self._lock = threading.Lock()
-        self._jobs: dict[str, TrainingJob] = {}
-        self._models: dict[str, TrainedModel] = {}
+        self._jobs: dict[str, TrainingJob] = {}  # oldest use first
+        self._models: dict[str, TrainedModel] = {}  # oldest use first
+        sweep_stale(root)  # a server starts with a registry: clear what crashed writes left
 
     def start(self, config: RunConfig, data: Dataset | None = None) -> TrainingJob:
         """Start training ``config`` (on ``data`` if given, else the job loads it), or return
@@ -256,13 +273,20 @@ class JobRegistry:
             if job is not None and job.alive:
                 return job
             job = TrainingJob(config, root=self._root, load_data=self._load_data, data=data)
+            self._jobs.pop(key, None)
             self._jobs[key] = job
+            self._trim()
             return job.start()
 
     def get(self, config: RunConfig) -> TrainingJob | None:
-        """The latest job for this config (running or finished), if any."""
+        """The latest job for this config (running, or finished and still kept), if any."""
+        key = config_key(config)
         with self._lock:
-            return self._jobs.get(config_key(config))
+            job = self._jobs.pop(key, None)
+            if job is not None:
+                self._jobs[key] = job  # most recently used
+            self._trim()  # jobs end on their own: count them when next asked
+            return job
 
     def stop(self, config: RunConfig) -> bool:
         """Stop the running job for this config; False if none runs."""
@@ -272,10 +296,14 @@ class JobRegistry:
         job.stop()
         return True
 
-    def running(self) -> list[JobSnapshot]:
+    def live_jobs(self) -> list[TrainingJob]:
+        """The jobs that are starting, waiting or training now, oldest first."""
         with self._lock:
             jobs = list(self._jobs.values())
-        return [s for s in (j.snapshot() for j in jobs) if s.running]
+        return [j for j in jobs if j.snapshot().running]
+
+    def running(self) -> list[JobSnapshot]:
+        return [j.snapshot() for j in self.live_jobs()]
 
     def trained(self, config: RunConfig) -> TrainedModel | None:
         """The model for this config: a finished job's, else the cache's (memoized), else None."""
@@ -285,12 +313,22 @@ class JobRegistry:
             return job.result
         with self._lock:
             if key in self._models:
+                self._models[key] = self._models.pop(key)  # most recently used
                 return self._models[key]
         found = lookup(config, self._root)
         if found is not None:
             with self._lock:
                 self._models[key] = found
+                self._trim()
         return found
+
+    def _trim(self) -> None:
+        """Forget all but the KEPT most recently used finished jobs and cache reads (lock held)."""
+        finished = [key for key, job in self._jobs.items() if not job.alive]
+        for key in finished[: max(0, len(finished) - KEPT)]:
+            del self._jobs[key]
+        for key in list(self._models)[: max(0, len(self._models) - KEPT)]:
+            del self._models[key]
 
 
 def _lower_priority(by: int = 10) -> None:

@@ -21,7 +21,7 @@ from vae_core.store.cache import entry_dir, get_or_train, lookup
 
 ZOO_BETAS: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 ZOO_LATENT_DIMS: tuple[int, ...] = (1, 2, 3, 5, 10, 20)
-CellStatus = Literal["cached", "trained", "stopped", "diverged"]
+CellStatus = Literal["cached", "trained", "unsaved", "stopped", "diverged"]  # unsaved: trained, the cache full
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ def run_zoo(
             data = data if data is not None else load_data(config.dataset)
             result = get_or_train(config, root, data=data, stop_event=stop_event)
             status = "trained" if result.metrics["status"] == "completed" else result.metrics["status"]
-            elbo = float(result.metrics["test_elbo"]) if status == "trained" else None
+            status = "unsaved" if status == "trained" and result.save_error else status
+            elbo = float(result.metrics["test_elbo"]) if status in ("trained", "unsaved") else None
             spent, trained, remaining = spent + time.perf_counter() - t0, trained + 1, max(remaining - 1, 0)
         seconds = time.perf_counter() - t0 if status != "cached" else 0.0
         eta = spent / trained * remaining if trained else None
@@ -88,5 +89,5 @@ def run_zoo(
 
 def summary(cells: Sequence[ZooCell], wall_seconds: float) -> dict[str, object]:
     """Plain data for ``zoo --json``."""
-    counts = {s: sum(c.status == s for c in cells) for s in ("cached", "trained", "stopped", "diverged")}
+    counts = {s: sum(c.status == s for c in cells) for s in ("cached", "trained", "unsaved", "stopped", "diverged")}
     return {"cells": [asdict(c) for c in cells], "counts": counts, "wall_seconds": round(wall_seconds, 3)}
