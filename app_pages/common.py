@@ -33,6 +33,9 @@ from vae_core.views.arrays import tile
 from vae_core.views.wording import describe_apart
 
 TRAIN_PAGE = "app_pages/train.py"
+# Sidebar widgets keep their values when they go unseen for a run: st.switch_page (the "Train it
+# now" button) starts the next page without the browser's widget states.
+KEEP = {"persist_state": "session"}
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
@@ -64,22 +67,23 @@ def sidebar_ui() -> RunConfig:
     names = [n for n in DATASETS if available(n)]
     with st.sidebar:
         st.selectbox(
-            "Dataset", names, key="dataset", format_func=lambda n: DATASETS[n].title, on_change=_dataset_changed
+            "Dataset", names, key="dataset", format_func=lambda n: DATASETS[n].title, on_change=_dataset_changed, **KEEP
         )
         missing = [n for n in DATASETS if n not in names]
         if missing:
             with st.expander(f"📥 How to add {', '.join(missing)}"):
                 for name in missing:
                     st.code(missing_message(name), language=None)
-        st.slider("Latent dimension", *RANGES["latent_dim"], key="latent_dim", help="How many numbers z has per image.")
-        st.select_slider("β, the weight of the KL term", BETAS, key="beta", format_func=lambda b: f"{b:g}")
+        latent_help = {"help": "How many numbers z has per image.", **KEEP}
+        st.slider("Latent dimension", *RANGES["latent_dim"], key="latent_dim", **latent_help)
+        st.select_slider("β, the weight of the KL term", BETAS, key="beta", format_func=lambda b: f"{b:g}", **KEEP)
         with st.expander("Advanced"):
-            st.number_input("Epochs", *RANGES["epochs"], key="epochs")
-            st.select_slider("Learning rate", LRS, key="lr", format_func=lambda v: f"{v:g}")
-            st.selectbox("Hidden layers", HIDDENS, key="hidden", format_func=lambda h: " × ".join(map(str, h)))
-            kl_names = {"format_func": KL_ESTIMATORS.get, "horizontal": True}
+            st.number_input("Epochs", *RANGES["epochs"], key="epochs", **KEEP)
+            st.select_slider("Learning rate", LRS, key="lr", format_func=lambda v: f"{v:g}", **KEEP)
+            st.selectbox("Hidden layers", HIDDENS, key="hidden", format_func=lambda h: " × ".join(map(str, h)), **KEEP)
+            kl_names = {"format_func": KL_ESTIMATORS.get, "horizontal": True, **KEEP}
             st.radio("KL estimator", list(KL_ESTIMATORS), key="kl_estimator", **kl_names)
-            st.number_input("Random seed", *RANGES["seed"], key="seed")
+            st.number_input("Random seed", *RANGES["seed"], key="seed", **KEEP)
         cache_status_ui()
         running = registry().running()
         if running:
@@ -106,8 +110,9 @@ def cache_status_ui() -> None:
 def view_ui(page) -> None:
     """Sidebar: presenter mode, the figure download format, the link to this view."""
     with st.sidebar, st.expander("🎤 Present, share and export"):
-        st.toggle("Presenter mode (large type, no sidebar)", key="presenter")
-        st.radio("📷 on a chart saves it as", list(FIGURE_FORMATS), format_func=FIGURE_FORMATS.get, key="figure_format")
+        st.toggle("Presenter mode (large type, no sidebar)", key="presenter", **KEEP)
+        formats = {"format_func": FIGURE_FORMATS.get, **KEEP}
+        st.radio("📷 on a chart saves it as", list(FIGURE_FORMATS), key="figure_format", **formats)
         share_ui(page)
 
 

@@ -103,3 +103,16 @@ def test_a_move_to_an_uncached_beta_offers_to_train_it(open_app, empty_cache):
     assert at.button(key="train_now")
     at.button(key="train_now").click().run()
     assert at.title[0].value.endswith("Train"), "training starts and is shown live on the Train page"
+
+
+@pytest.mark.parametrize("beta", [4.0, 0.5])
+def test_train_it_now_opens_the_train_page_on_the_same_settings(open_app, empty_cache, beta):
+    """st.switch_page sends no widget states: the sidebar must not fall back to its defaults."""
+    at = open_app("latent", dataset="two-moons", latent_dim=2, epochs=3)
+    at.select_slider(key="beta").set_value(beta).run()
+    at.button(key="train_now").click().run()
+    assert at.title[0].value.endswith("Train")
+    assert at.selectbox(key="dataset").value == "two-moons"
+    assert at.select_slider(key="beta").value == beta and at.number_input(key="epochs").value == 3
+    assert at.query_params["dataset"] == "two-moons" and at.query_params["beta"] == f"{beta:g}"
+    assert any("two-moons" in c.value and f"β {beta:g}" in c.value for c in at.caption), "the run being trained"
