@@ -28,7 +28,8 @@ st.session_state.run_config = sidebar_ui()
 view_ui(page)
 presenter_ui()
 url_problems_ui()
-try:
+write_url(page)  # the address bar follows the view, so copying it shares it; before the page runs,
+try:  # since after a page's st.stop() no message reaches the browser any more
     page.run()
-finally:  # also after st.stop(): the address bar follows the view, so copying it shares it
+finally:  # what the page itself changed (a picked point moves the sliders)
     write_url(page)

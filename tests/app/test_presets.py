@@ -116,3 +116,13 @@ def test_train_it_now_opens_the_train_page_on_the_same_settings(open_app, empty_
     assert at.select_slider(key="beta").value == beta and at.number_input(key="epochs").value == 3
     assert at.query_params["dataset"] == "two-moons" and at.query_params["beta"] == f"{beta:g}"
     assert any("two-moons" in c.value and f"β {beta:g}" in c.value for c in at.caption), "the run being trained"
+
+
+@pytest.mark.parametrize("page", ["latent", "elbo", "posterior", "own_image"])
+def test_the_address_bar_follows_a_page_that_stops_for_want_of_a_model(open_app, empty_cache, page):
+    """A page with no model yet ends in st.stop(): the link must still be the view on screen."""
+    at = open_app(page)
+    at.select_slider(key="beta").set_value(2.5).run()
+    assert at.button(key="train_now")
+    assert at.query_params["beta"] == "2.5"
+    assert "beta=2.5" in at.sidebar.get("code")[-1].value
