@@ -145,6 +145,22 @@ def cached_models_ui(config: RunConfig) -> None:
     st.button("📂 Open this model", key="open_cached", on_click=apply_config, args=(choice,))
 
 
+def model_owned_state_ui(config: RunConfig, keys: tuple[str, ...]) -> None:
+    """Session-state ``keys`` (picks, slider positions) belong to the model they were set on: when
+    the sidebar opens another model, put them away, bring back that model's own, and say so."""
+    owner, key = st.session_state.get("state_owner"), config_key(config)
+    st.session_state.state_owner = key
+    if owner is None or owner == key:  # the first model a session sees keeps its link's values
+        return
+    kept = st.session_state.setdefault("state_of_model", {})
+    kept[owner] = {k: st.session_state[k] for k in keys if st.session_state.get(k) is not None}
+    for k in keys:
+        st.session_state.pop(k, None)
+    st.session_state.update(kept.get(key, {}))
+    again = "are where you left them on it" if key in kept else "start afresh"
+    st.info(f"Another model: its sliders and picked image {again} (each model keeps its own).", icon=":material/info:")
+
+
 def model_or_stop_ui(config: RunConfig) -> TrainedModel:
     """The model for the sidebar's config; else say what to do and stop the page here."""
     reg = registry()

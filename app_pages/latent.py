@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_codes, test_set
+from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, model_owned_state_ui, test_codes, test_set
 from app_pages.latent_pad import STEP, latent_pad_ui, place_sliders
 from app_pages.url import write_url
 from vae_core.views.arrays import decode_at, interpolate, manifold, prior_samples
@@ -16,6 +16,7 @@ config = st.session_state.run_config
 D, info = config.model.latent_dim, config.info
 st.title("🗺️ Latent space")
 trained = model_or_stop_ui(config)
+model_owned_state_ui(config, ("picked", "z1", "z2", "dim_a", "dim_b", "held", "held_image", "interp_from", "interp_to"))
 model, mid = trained.model, model_id(trained)
 x, y = test_set(config.dataset, config.train.binarize)
 

@@ -102,3 +102,20 @@ def test_toy_data_shows_the_data_space(open_app):
     before = at.metric[0].value
     at.slider(key="z1").set_value(2.0).run()
     assert at.metric[0].value != before
+
+
+def test_picks_and_sliders_belong_to_the_model(open_app):
+    """A pick and the slider positions on one model are not silently reused on the next."""
+    pretrained(epochs=3)
+    pretrained(epochs=4)
+    at = open_app("latent", epochs=3)
+    at.session_state["picked"] = 7  # what a click on test image #7 leaves (AppTest cannot click)
+    at.slider(key="z1").set_value(1.5).run()
+    names = [t.get("name") for t in plotly_specs(at)["latent_scatter"]["data"]]
+    assert "picked" in names and at.slider(key="z1").value == 1.5
+    at.number_input(key="epochs").set_value(4).run()  # another model
+    assert at.slider(key="z1").value == 0.0 and at.slider(key="z2").value == 0.0
+    assert "picked" not in [t.get("name") for t in plotly_specs(at)["latent_scatter"]["data"]]
+    assert any("own" in i.value and "slider" in i.value for i in at.info), [i.value for i in at.info]
+    at.number_input(key="epochs").set_value(3).run()  # back: that model's own pick and sliders
+    assert at.slider(key="z1").value == 1.5 and at.session_state["picked"] == 7
