@@ -6,21 +6,23 @@ navigation, and presenter mode.
 """
 
 import streamlit as st
+from PIL import Image
 
 from app_pages.common import sidebar_ui, view_ui
 from app_pages.url import go_to_url_page, presenter_ui, read_url_once, url_problems_ui, write_url
+from vae_core.views.arrays import app_icon
 
-st.set_page_config(page_title="VAE Latent Lab", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="VAE Latent Lab", page_icon=Image.fromarray(app_icon(), "RGBA"), layout="wide")
 read_url_once()
 
 pages = [
-    st.Page("app_pages/train.py", title="Train", icon="🏋️", default=True),
-    st.Page("app_pages/latent.py", title="Latent space", icon="🗺️"),
-    st.Page("app_pages/elbo.py", title="ELBO vs log p(x)", icon="📐"),
-    st.Page("app_pages/posterior.py", title="Posterior view", icon="🔬"),
-    st.Page("app_pages/gradients.py", title="Gradient estimators", icon="🎲"),
-    st.Page("app_pages/compare.py", title="Compare two runs", icon="⚖️"),
-    st.Page("app_pages/own_image.py", title="Your own image", icon="✍️"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("app_pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("app_pages/elbo.py", title="ELBO vs log p(x)", icon=":material/functions:"),
+    st.Page("app_pages/posterior.py", title="Posterior view", icon=":material/blur_on:"),
+    st.Page("app_pages/gradients.py", title="Gradient estimators", icon=":material/casino:"),
+    st.Page("app_pages/compare.py", title="Compare two runs", icon=":material/compare:"),
+    st.Page("app_pages/own_image.py", title="Your own image", icon=":material/draw:"),
 ]
 page = st.navigation(pages, position="top" if st.session_state.get("presenter") else "sidebar")
 go_to_url_page(pages, page)

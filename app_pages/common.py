@@ -21,7 +21,7 @@ from app_pages.settings import (
     dataset_defaults,
     values_of,
 )
-from app_pages.url import share_ui
+from app_pages.url import presenter_scale, share_ui
 from vae_core import DATASETS, RunConfig, TrainedModel
 from vae_core.data import Dataset, available, load_dataset
 from vae_core.data.download import missing_message
@@ -30,7 +30,8 @@ from vae_core.store.jobs import JobRegistry, TrainingJob
 from vae_core.vae.binarize import fixed_binarization
 from vae_core.vae.evaluate import encode_dataset
 from vae_core.views.arrays import tile
-from vae_core.views.wording import describe_apart
+from vae_core.views.style import enlarged
+from vae_core.views.wording import collapse_warning, describe_apart
 
 TRAIN_PAGE = "app_pages/train.py"
 # Sidebar widgets keep their values when they go unseen for a run: st.switch_page (the "Train it
@@ -71,7 +72,7 @@ def sidebar_ui() -> RunConfig:
         )
         missing = [n for n in DATASETS if n not in names]
         if missing:
-            with st.expander(f"📥 How to add {', '.join(missing)}"):
+            with st.expander(f"How to add {', '.join(missing)}", icon=":material/download:"):
                 for name in missing:
                     st.code(missing_message(name), language=None)
         latent_help = {"help": "How many numbers z has per image.", **KEEP}
@@ -87,7 +88,7 @@ def sidebar_ui() -> RunConfig:
         cache_status_ui()
         running = registry().running()
         if running:
-            st.caption(f"⏳ {len(running)} training run(s) in progress on this server.")
+            st.caption(f":material/hourglass_top: {len(running)} training run(s) in progress on this server.")
     return config_from({k: st.session_state[k] for k in DEFAULTS})
 
 
@@ -102,17 +103,19 @@ def cache_status_ui() -> None:
     """Which β stops of this latent dimension open instantly (their model is in the cache)."""
     values = {k: st.session_state[k] for k in DEFAULTS}
     cached = [b for b in BETAS if entry_dir(config_from({**values, "beta": b})).is_dir()]
-    here = "✅ trained: opens instantly" if values["beta"] in cached else "⚪ not trained yet"
+    trained, untrained = ":material/check_circle: trained: opens instantly", ":material/circle: not trained yet"
+    here = trained if values["beta"] in cached else untrained
     others = ", ".join(f"{b:g}" for b in cached) or "none yet (python -m vae_core zoo trains a grid)"
     st.caption(f"{here}. Cached β for latent dimension {values['latent_dim']}: {others}.")
 
 
 def view_ui(page) -> None:
     """Sidebar: presenter mode, the figure download format, the link to this view."""
-    with st.sidebar, st.expander("🎤 Present, share and export"):
+    with st.sidebar, st.expander("Present, share and export", icon=":material/co_present:"):
         st.toggle("Presenter mode (large type, no sidebar)", key="presenter", **KEEP)
         formats = {"format_func": FIGURE_FORMATS.get, **KEEP}
-        st.radio("📷 on a chart saves it as", list(FIGURE_FORMATS), key="figure_format", **formats)
+        st.radio("A chart's camera button saves it as", list(FIGURE_FORMATS), key="figure_format", **formats)
+        st.toggle("Show the latent pad's decode timings", key="pad_timings", **KEEP)
         share_ui(page)
 
 
@@ -129,9 +132,10 @@ def model_id(trained: TrainedModel) -> str:
 
 
 def images_ui(x: torch.Tensor | np.ndarray, config: RunConfig, ncols: int, caption: str | None = None, size=56) -> None:
-    """Pixel vectors (N, x_dim) as one sharp PNG grid, each image at least ``size`` pixels."""
+    """Pixel vectors (N, x_dim) as one sharp PNG grid, each image at least ``size`` pixels (larger
+    in presenter mode)."""
     pixels = x.detach().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    picture = tile(pixels.reshape(-1, *config.info.image_shape), ncols, min_size=size)
+    picture = tile(pixels.reshape(-1, *config.info.image_shape), ncols, min_size=round(size * presenter_scale()))
     st.image(picture, caption=caption, output_format="PNG")
 
 
@@ -142,7 +146,9 @@ def cached_models_ui(config: RunConfig) -> None:
         return
     labels = describe_apart(others)
     choice = st.selectbox("…or open a model from the cache", others, format_func=labels.get, key="cached_pick")
-    st.button("📂 Open this model", key="open_cached", on_click=apply_config, args=(choice,))
+    st.button(
+        "Open this model", key="open_cached", on_click=apply_config, args=(choice,), icon=":material/folder_open:"
+    )
 
 
 def model_owned_state_ui(config: RunConfig, keys: tuple[str, ...]) -> None:
@@ -175,19 +181,27 @@ def model_or_stop_ui(config: RunConfig) -> TrainedModel:
         wait_for_job_ui(job)
     else:
         st.info("No model has been trained with these settings yet.")
-        if st.button("🚀 Train it now", key="train_now", type="primary"):
+        if st.button("Train it now", key="train_now", type="primary", icon=":material/rocket_launch:"):
             reg.start(config, dataset(config.dataset))
             st.switch_page(TRAIN_PAGE)
-        st.page_link(TRAIN_PAGE, label="Go to the Train page to watch it learn", icon="🏋️")
+        st.page_link(TRAIN_PAGE, label="Go to the Train page to watch it learn", icon=":material/model_training:")
         cached_models_ui(config)
     st.stop()
+
+
+def collapse_warning_ui(trained: TrainedModel) -> None:
+    """The posterior-collapse warning, on every page that draws a model's codes."""
+    m = trained.metrics
+    text = collapse_warning(int(m.get("active_units", 0)), trained.config.model.latent_dim)
+    if text and m.get("epochs_done"):
+        st.warning(text, icon=":material/warning:")
 
 
 @st.fragment(run_every=1.0)
 def wait_for_job_ui(job: TrainingJob, text: str = "Training these settings") -> None:
     """A progress bar that polls a running job and reruns the page once the job has ended."""
     snap = job.snapshot()
-    st.progress(snap.progress, text=f"⏳ {text}: {snap.progress:.0%}. This fills in when done.")
+    st.progress(snap.progress, text=f"{text}: {snap.progress:.0%}. This fills in when done.")
     if not snap.running:
         st.rerun()
 
@@ -197,12 +211,12 @@ FIGURE_FORMATS = {"png": "PNG (picture)", "svg": "SVG (vector, for slides and pa
 
 
 def chart_ui(fig, key: str, **kwargs):
-    """st.plotly_chart whose 📷 button saves the figure as PNG or SVG (the sidebar's choice);
+    """st.plotly_chart whose camera button saves the figure as PNG or SVG (the sidebar's choice);
     ``kwargs`` go to st.plotly_chart (``on_select=...``). The only caller of st.plotly_chart."""
     fmt = st.session_state.get("figure_format", "png")
     config = {"displaylogo": False, "toImageButtonOptions": {"format": fmt, "filename": key, "scale": 2}}
     if st.session_state.get("presenter"):
-        fig.update_layout(font_size=18)
+        enlarged(fig, presenter_scale())
     return st.plotly_chart(fig, key=key, config=config, **kwargs)
 
 
