@@ -214,7 +214,7 @@ def test_the_posterior_legend_sits_on_the_page_background():
     v = _view(1.0, 0.5)
     fig = posterior_figure(list(v.axes), v.density, v.mu, v.logvar)
     legend = fig.layout.legend
-    assert legend.y >= 1 and legend.yanchor == "bottom", "above the plot area"
+    assert legend.y < 0 and legend.yanchor == "top", "under the plot area"
     assert legend.bgcolor in (None, "rgba(0,0,0,0)"), "no fixed light box"
     assert fig.data[0].colorbar.title.side == "right"
 

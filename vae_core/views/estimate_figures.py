@@ -111,11 +111,11 @@ def posterior_figure(
                 line=dict(color="crimson", dash=dash, width=2),
                 hoverinfo="skip",
             )
-        # The legend above the plot, on the page's own background: inside, on the heatmap's white, a
-        # dark theme's light text could not be read.
+        # The legend under the plot, on the page's own background: inside, on the heatmap's white, a
+        # dark theme's light text could not be read (and above it, the chart's toolbar covers it).
         fig.update_layout(xaxis_title="z1", yaxis_title="z2")
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    legend = dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom", bgcolor="rgba(0,0,0,0)")
+    legend = dict(orientation="h", x=0, xanchor="left", y=-0.14, yanchor="top", bgcolor="rgba(0,0,0,0)")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=legend)
     return fig
 
