@@ -311,7 +311,7 @@ export default function (component) {
   if (!pad.net || !pad.codes) return pad.teardown;
   pad.out = new Float32Array(pad.net.x_dim);
   const side = Math.round(PLANE * data.scale);
-  if (pad.plane.width !== side) {
+  if (pad.plane.width !== side || pad.plane.height !== side) {
     pad.plane.width = pad.plane.height = side;
     pad.plane.style.width = pad.plane.style.height = `${side}px`;
     pad.background = null;

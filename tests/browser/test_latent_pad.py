@@ -93,10 +93,12 @@ def test_the_keyboard_moves_the_point_and_enter_moves_the_sliders(trained_server
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{url}/latent")
+    page.wait_for_selector(".pad-root[data-z]")
     plane, root = page.locator(".pad-plane"), page.locator(".pad-root")
     expect(root).to_have_attribute("data-z", "0.000,0.000")
     page.wait_for_selector(IDLE)
     assert plane.get_attribute("tabindex") == "0"
+    assert plane.evaluate("c => [c.width, c.height]") == [300, 300], "a square plane, drawn 1:1"
     plane.focus()
     before = page.locator(".pad-image").evaluate("c => c.toDataURL()")
     bound = float(root.get_attribute("data-bound"))

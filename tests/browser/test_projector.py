@@ -22,9 +22,10 @@ DEFAULT = make_config("digits")  # 2-D latent, β 1
 
 @pytest.fixture(scope="module")
 def lecture_server(browser, tmp_path_factory):
-    """The app with the default digits model already in its private cache."""
+    """The app with the default digits model and its β = 4 twin already in its private cache."""
     folder = tmp_path_factory.mktemp("lecture-server")
     get_or_train(DEFAULT, root=folder / "models")
+    get_or_train(make_config("digits", beta=4.0), root=folder / "models")  # for Compare two runs
     proc, url = start_server(folder / "models", folder / "streamlit.log")
     yield url
     stop_server(proc)
@@ -75,7 +76,7 @@ def overlaps(a: dict, b: dict, slack: float = 1.0) -> bool:
 LABELS = ".infolayer text, .annotation text, .legendtext, .cbtitle text, .g-gtitle text"
 
 
-@pytest.mark.parametrize("path", ["elbo", "posterior", "latent"])
+@pytest.mark.parametrize("path", ["", "latent", "elbo", "posterior", "gradients", "compare"])
 def test_no_label_hides_under_a_charts_toolbar(lecture_server, page, path):
     page.goto(f"{lecture_server}/{path}?dataset=digits&latent_dim=2&beta=1")
     settle(page, ".js-plotly-plot")
@@ -148,6 +149,8 @@ def test_a_legend_click_shows_one_class_alone(lecture_server, page):
 
 def sizes(page) -> dict[str, float]:
     plane = page.locator(".pad-plane").bounding_box()["width"]
+    drawn = page.locator(".pad-plane").evaluate("c => [c.width, c.height, c.clientWidth, c.clientHeight]")
+    assert len(set(drawn)) == 1, f"the canvas is drawn at its displayed size, square: {drawn}"
     image = page.locator(".pad-image").bounding_box()["width"]
     tiles = page.locator(".st-key-manifold .js-plotly-plot").bounding_box()["width"]
     marker = page.locator(".st-key-latent_scatter .js-plotly-plot").evaluate("g => g.data[3].marker.size")

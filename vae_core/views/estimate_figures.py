@@ -50,7 +50,7 @@ def log_k_figure(
     fig.update_xaxes(title_text="k — the bound: ELBO ≤ L_k ≤ log p(x)", **panels[0])
     fig.update_yaxes(title_text="nats", range=[lo - pad, hi + pad], **panels[0])
     if two:
-        fig.update_xaxes(title_text="k — the naive estimate, on its own scale", **panels[1])
+        fig.update_xaxes(title_text="k — naive estimate (own scale)", **panels[1])
     fig.update_layout(height=440, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", x=0, y=-0.22))
     return fig
 
@@ -115,7 +115,7 @@ def posterior_figure(
         # dark theme's light text could not be read (and above it, the chart's toolbar covers it).
         fig.update_layout(xaxis_title="z1", yaxis_title="z2")
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    legend = dict(orientation="h", x=0, xanchor="left", y=-0.14, yanchor="top", bgcolor="rgba(0,0,0,0)")
+    legend = dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top", bgcolor="rgba(0,0,0,0)")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=legend)
     return fig
 

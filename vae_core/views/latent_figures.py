@@ -70,7 +70,7 @@ def latent_scatter(
         yaxis_title=titles[1],
         height=height,
         margin=dict(l=10, r=10, t=40, b=10),  # the top 40 px: under the chart's toolbar
-        legend=dict(title_text="label", itemclick="toggleothers", itemdoubleclick="toggle", y=0.95),
+        legend=dict(title_text="label", itemclick="toggleothers", itemdoubleclick="toggle", itemsizing="constant"),
         showlegend=bool(len(class_names)) or marker is not None,
         clickmode="event+select",
         dragmode="pan",
@@ -143,7 +143,7 @@ def manifold_figure(images: np.ndarray, codes: np.ndarray, names: Sequence[str],
     s = max(1, math.ceil(min_size / max(h, w)))
     r, c = np.divmod(np.arange(n), ncols)
     hover = "<br>".join(f"{name} = %{{customdata[{i}]:.2f}}" for i, name in enumerate(names))
-    fig = go.Figure(go.Image(source=png_data_uri(picture), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=png_data_uri(picture), x0=0, y0=0, dx=1, dy=1, zsmooth=False, hoverinfo="skip"))
     fig.add_scatter(
         x=c * (w * s + 1) + w * s / 2,
         y=r * (h * s + 1) + h * s / 2,

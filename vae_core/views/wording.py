@@ -113,6 +113,6 @@ def posterior_story(epochs: Sequence[int], kl_posterior: Sequence[float], kl_pri
     trend = (
         "training pulled q onto the posterior; what is left is the part a Gaussian can't fit"
         if gap < start
-        else "it did not shrink: the decoder moved the posterior while q moved towards it"
+        else "it did not shrink here, since training moves the decoder, and with it p(z|x), as well as q"
     )
     return f"{first} After epoch {epochs[-1]} the gap is {gap:.2f} nats and the penalty {kl_prior[-1]:.2f}: {trend}."
