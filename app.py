@@ -6,23 +6,25 @@ navigation, and presenter mode.
 """
 
 import streamlit as st
+from PIL import Image
 
 from app_pages.common import sidebar_ui, view_ui
 from app_pages.room import bound_uploads
 from app_pages.url import go_to_url_page, presenter_ui, read_url_once, url_problems_ui, write_url
+from vae_core.views.arrays import app_icon
 
-st.set_page_config(page_title="VAE Latent Lab", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="VAE Latent Lab", page_icon=Image.fromarray(app_icon(), "RGBA"), layout="wide")
 bound_uploads()
 read_url_once()
 
 pages = [
-    st.Page("app_pages/train.py", title="Train", icon="🏋️", default=True),
-    st.Page("app_pages/latent.py", title="Latent space", icon="🗺️"),
-    st.Page("app_pages/elbo.py", title="ELBO vs log p(x)", icon="📐"),
-    st.Page("app_pages/posterior.py", title="Posterior view", icon="🔬"),
-    st.Page("app_pages/gradients.py", title="Gradient estimators", icon="🎲"),
-    st.Page("app_pages/compare.py", title="Compare two runs", icon="⚖️"),
-    st.Page("app_pages/own_image.py", title="Your own image", icon="✍️"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("app_pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("app_pages/elbo.py", title="ELBO vs log p(x)", icon=":material/functions:"),
+    st.Page("app_pages/posterior.py", title="Posterior view", icon=":material/blur_on:"),
+    st.Page("app_pages/gradients.py", title="Gradient estimators", icon=":material/casino:"),
+    st.Page("app_pages/compare.py", title="Compare two runs", icon=":material/compare:"),
+    st.Page("app_pages/own_image.py", title="Your own image", icon=":material/draw:"),
 ]
 page = st.navigation(pages, position="top" if st.session_state.get("presenter") else "sidebar")
 go_to_url_page(pages, page)
@@ -30,7 +32,8 @@ st.session_state.run_config = sidebar_ui()
 view_ui(page)
 presenter_ui()
 url_problems_ui()
-try:
+write_url(page)  # the address bar follows the view, so copying it shares it; before the page runs,
+try:  # since after a page's st.stop() no message reaches the browser any more
     page.run()
-finally:  # also after st.stop(): the address bar follows the view, so copying it shares it
+finally:  # what the page itself changed (a picked point moves the sliders)
     write_url(page)

@@ -23,7 +23,7 @@ from app_pages.settings import (
     dataset_defaults,
     values_of,
 )
-from app_pages.url import share_ui
+from app_pages.url import presenter_scale, share_ui
 from vae_core import DATASETS, RunConfig, TrainedModel
 from vae_core.data import Dataset, DatasetError, load_dataset
 from vae_core.data.download import dataset_problem
@@ -33,9 +33,13 @@ from vae_core.store.jobs import JobRegistry, TrainingJob
 from vae_core.vae.binarize import fixed_binarization
 from vae_core.vae.evaluate import encode_dataset
 from vae_core.views.arrays import tile
-from vae_core.views.wording import describe_apart
+from vae_core.views.style import enlarged
+from vae_core.views.wording import collapse_warning, describe_apart
 
 TRAIN_PAGE = "app_pages/train.py"
+# Sidebar widgets keep their values when they go unseen for a run: st.switch_page (the "Train it
+# now" button) starts the next page without the browser's widget states.
+KEEP = {"persist_state": "session"}
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
@@ -68,23 +72,24 @@ def sidebar_ui() -> RunConfig:
     names = [n for n in DATASETS if problems[n] is None]
     with st.sidebar:
         st.selectbox(
-            "Dataset", names, key="dataset", format_func=lambda n: DATASETS[n].title, on_change=_dataset_changed
+            "Dataset", names, key="dataset", format_func=lambda n: DATASETS[n].title, on_change=_dataset_changed, **KEEP
         )
         unavailable = [n for n in DATASETS if n not in names]
         if unavailable:
-            with st.expander(f"📥 Not available here: {', '.join(unavailable)}"):
+            with st.expander(f"Not available here: {', '.join(unavailable)}", icon=":material/download:"):
                 for name in unavailable:  # greyed out: the reason, and the files to put or replace
                     st.caption(f"{DATASETS[name].title} — not offered")
                     st.code(problems[name], language=None)
-        st.slider("Latent dimension", *RANGES["latent_dim"], key="latent_dim", help="How many numbers z has per image.")
-        st.select_slider("β, the weight of the KL term", BETAS, key="beta", format_func=lambda b: f"{b:g}")
+        latent_help = {"help": "How many numbers z has per image.", **KEEP}
+        st.slider("Latent dimension", *RANGES["latent_dim"], key="latent_dim", **latent_help)
+        st.select_slider("β, the weight of the KL term", BETAS, key="beta", format_func=lambda b: f"{b:g}", **KEEP)
         with st.expander("Advanced"):
-            st.number_input("Epochs", *RANGES["epochs"], key="epochs")
-            st.select_slider("Learning rate", LRS, key="lr", format_func=lambda v: f"{v:g}")
-            st.selectbox("Hidden layers", HIDDENS, key="hidden", format_func=lambda h: " × ".join(map(str, h)))
-            kl_names = {"format_func": KL_ESTIMATORS.get, "horizontal": True}
+            st.number_input("Epochs", *RANGES["epochs"], key="epochs", **KEEP)
+            st.select_slider("Learning rate", LRS, key="lr", format_func=lambda v: f"{v:g}", **KEEP)
+            st.selectbox("Hidden layers", HIDDENS, key="hidden", format_func=lambda h: " × ".join(map(str, h)), **KEEP)
+            kl_names = {"format_func": KL_ESTIMATORS.get, "horizontal": True, **KEEP}
             st.radio("KL estimator", list(KL_ESTIMATORS), key="kl_estimator", **kl_names)
-            st.number_input("Random seed", *RANGES["seed"], key="seed")
+            st.number_input("Random seed", *RANGES["seed"], key="seed", **KEEP)
         config = config_from({k: st.session_state[k] for k in DEFAULTS})
         cache_status_ui(config)
         lecturer_ui(registry(), cache_scan().problems)
@@ -106,9 +111,10 @@ def cache_status_ui(config: RunConfig) -> None:
     values = values_of(config) or {k: st.session_state[k] for k in DEFAULTS}
     cached = [b for b in BETAS if usable(config_from({**values, "beta": b}))]
     if trained is not None and trained.metrics.get("status") == "completed":
-        here = "✅ trained, in memory only (not saved)" if trained.save_error else "✅ trained: opens instantly"
+        saved = "in memory only (not saved)" if trained.save_error else "opens instantly"
+        here = f":material/check_circle: trained, {saved}"
     else:
-        here = "⚪ not trained yet"
+        here = ":material/circle: not trained yet"
     others = ", ".join(f"{b:g}" for b in cached) or "none yet (python -m vae_core zoo trains a grid)"
     st.caption(f"{here}. Cached β for latent dimension {values['latent_dim']}: {others}.")
 
@@ -131,9 +137,11 @@ def _scan(root: str, stamp: int, datasets: tuple[str, ...]) -> CacheScan:
 
 def view_ui(page) -> None:
     """Sidebar: presenter mode, the figure download format, the link to this view."""
-    with st.sidebar, st.expander("🎤 Present, share and export"):
-        st.toggle("Presenter mode (large type, no sidebar)", key="presenter")
-        st.radio("📷 on a chart saves it as", list(FIGURE_FORMATS), format_func=FIGURE_FORMATS.get, key="figure_format")
+    with st.sidebar, st.expander("Present, share and export", icon=":material/co_present:"):
+        st.toggle("Presenter mode (large type, no sidebar)", key="presenter", **KEEP)
+        formats = {"format_func": FIGURE_FORMATS.get, **KEEP}
+        st.radio("A chart's camera button saves it as", list(FIGURE_FORMATS), key="figure_format", **formats)
+        st.toggle("Show the latent pad's decode timings", key="pad_timings", **KEEP)
         share_ui(page)
 
 
@@ -151,9 +159,10 @@ def model_id(trained: TrainedModel) -> str:
 
 
 def images_ui(x: torch.Tensor | np.ndarray, config: RunConfig, ncols: int, caption: str | None = None, size=56) -> None:
-    """Pixel vectors (N, x_dim) as one sharp PNG grid, each image at least ``size`` pixels."""
+    """Pixel vectors (N, x_dim) as one sharp PNG grid, each image at least ``size`` pixels (larger
+    in presenter mode)."""
     pixels = x.detach().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    picture = tile(pixels.reshape(-1, *config.info.image_shape), ncols, min_size=size)
+    picture = tile(pixels.reshape(-1, *config.info.image_shape), ncols, min_size=round(size * presenter_scale()))
     st.image(picture, caption=caption, output_format="PNG")
 
 
@@ -164,7 +173,25 @@ def cached_models_ui(config: RunConfig) -> None:
         return
     labels = describe_apart(others)
     choice = st.selectbox("…or open a model from the cache", others, format_func=labels.get, key="cached_pick")
-    st.button("📂 Open this model", key="open_cached", on_click=apply_config, args=(choice,))
+    st.button(
+        "Open this model", key="open_cached", on_click=apply_config, args=(choice,), icon=":material/folder_open:"
+    )
+
+
+def model_owned_state_ui(config: RunConfig, keys: tuple[str, ...]) -> None:
+    """Session-state ``keys`` (picks, slider positions) belong to the model they were set on: when
+    the sidebar opens another model, put them away, bring back that model's own, and say so."""
+    owner, key = st.session_state.get("state_owner"), config_key(config)
+    st.session_state.state_owner = key
+    if owner is None or owner == key:  # the first model a session sees keeps its link's values
+        return
+    kept = st.session_state.setdefault("state_of_model", {})
+    kept[owner] = {k: st.session_state[k] for k in keys if st.session_state.get(k) is not None}
+    for k in keys:
+        st.session_state.pop(k, None)
+    st.session_state.update(kept.get(key, {}))
+    again = "are where you left them on it" if key in kept else "start afresh"
+    st.info(f"Another model: its sliders and picked image {again} (each model keeps its own).", icon=":material/info:")
 
 
 def model_or_stop_ui(config: RunConfig) -> TrainedModel:
@@ -181,9 +208,9 @@ def model_or_stop_ui(config: RunConfig) -> TrainedModel:
         wait_for_job_ui(job)
     else:
         st.info("No model has been trained with these settings yet.")
-        if start_button_ui(config, "🚀 Train it now", key="train_now", type="primary"):
+        if start_button_ui(config, "Train it now", key="train_now", type="primary", icon=":material/rocket_launch:"):
             st.switch_page(TRAIN_PAGE)
-        st.page_link(TRAIN_PAGE, label="Go to the Train page to watch it learn", icon="🏋️")
+        st.page_link(TRAIN_PAGE, label="Go to the Train page to watch it learn", icon=":material/model_training:")
         cached_models_ui(config)
     st.stop()
 
@@ -194,17 +221,25 @@ def start_button_ui(config: RunConfig, label: str, key: str, disabled: bool = Fa
     reason = room().why_not_start(seat())
     pressed = st.button(label, key=key, disabled=disabled or bool(reason), help=reason or None, **kwargs)
     if reason and not disabled:
-        st.caption(f"🔒 {reason}")
+        st.caption(f":material/lock: {reason}")
     if not pressed or reason:
         return False
     try:
         registry().start(config, dataset(config.dataset))
     except DatasetError as e:  # its files broke after the sidebar offered it
-        st.error(f"🚫 {config.dataset} cannot be loaded here; nothing was started.")
+        st.error(f"{config.dataset} cannot be loaded here; nothing was started.", icon=":material/block:")
         st.code(str(e), language=None)
         return False
     room().started(seat())
     return True
+
+
+def collapse_warning_ui(trained: TrainedModel) -> None:
+    """The posterior-collapse warning, on every page that draws a model's codes."""
+    m = trained.metrics
+    text = collapse_warning(int(m.get("active_units", 0)), trained.config.model.latent_dim)
+    if text and m.get("epochs_done"):
+        st.warning(text, icon=":material/warning:")
 
 
 @st.fragment(run_every=1.0)
@@ -213,7 +248,7 @@ def wait_for_job_ui(job: TrainingJob, text: str = "Training these settings") -> 
     snap = job.snapshot()
     if snap.status == "waiting":
         text = f"{text}: {snap.message}"
-    st.progress(snap.progress, text=f"⏳ {text}: {snap.progress:.0%}. This fills in when done.")
+    st.progress(snap.progress, text=f"{text}: {snap.progress:.0%}. This fills in when done.")
     if not snap.running:
         st.rerun()
 
@@ -223,12 +258,12 @@ FIGURE_FORMATS = {"png": "PNG (picture)", "svg": "SVG (vector, for slides and pa
 
 
 def chart_ui(fig, key: str, **kwargs):
-    """st.plotly_chart whose 📷 button saves the figure as PNG or SVG (the sidebar's choice);
+    """st.plotly_chart whose camera button saves the figure as PNG or SVG (the sidebar's choice);
     ``kwargs`` go to st.plotly_chart (``on_select=...``). The only caller of st.plotly_chart."""
     fmt = st.session_state.get("figure_format", "png")
     config = {"displaylogo": False, "toImageButtonOptions": {"format": fmt, "filename": key, "scale": 2}}
     if st.session_state.get("presenter"):
-        fig.update_layout(font_size=18)
+        enlarged(fig, presenter_scale())
     return st.plotly_chart(fig, key=key, config=config, **kwargs)
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 from app_pages.common import (
     cache_scan,
     chart_ui,
+    collapse_warning_ui,
     images_ui,
     model_id,
     page_intro_ui,
@@ -20,7 +21,7 @@ from app_pages.common import (
 )
 from vae_core import RunConfig, TrainedModel
 from vae_core.views.arrays import prior_samples, traversals
-from vae_core.views.latent_figures import data_space_figure, latent_scatter
+from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter
 from vae_core.views.projection import project
 from vae_core.views.training_figures import compare_curves
 from vae_core.views.wording import describe_apart
@@ -29,7 +30,7 @@ STEPS = 9  # images per traversal row
 MAX_ROWS = 6  # traversal rows: the most active latent dimensions
 
 config = page_intro_ui(
-    "⚖️ Compare two runs",
+    "Compare two runs",
     "Pick two trained runs — by default the sidebar's settings at **β = 1** and **β = 4**. A larger β "
     "buys a simpler, more prior-like code with a worse reconstruction; here both are side by side.",
 )
@@ -62,7 +63,9 @@ def model_or_offer_ui(c: RunConfig, side: str) -> TrainedModel | None:
     job = registry().get(c)
     if job is not None and job.alive:
         wait_for_job_ui(job, f"Training run {side}")
-    elif start_button_ui(c, f"🚀 Train run {side}", key=f"cmp_train_{side.lower()}", type="primary"):
+    elif start_button_ui(
+        c, f"Train run {side}", key=f"cmp_train_{side.lower()}", type="primary", icon=":material/rocket_launch:"
+    ):
         st.rerun()
     else:
         st.info("Not trained yet.")
@@ -90,6 +93,7 @@ for col, side, c in zip(cols, "AB", picked, strict=True):
                 st.metric("Reconstruction", f"{m['test_recon']:.2f}")
                 st.metric("KL", f"{m['test_kl']:.2f}")
                 st.metric("Active units", f"{m['active_units']} of {c.model.latent_dim}")
+            collapse_warning_ui(models[side])
 if not all(models.values()):
     st.stop()
 
@@ -99,14 +103,13 @@ xys = {}
 for side, c in zip("AB", picked, strict=True):
     x, y = test_set(c.dataset, c.train.binarize)
     xys[side] = codes_2d(model_id(models[side]), models[side], x)  # the config's hash: words are no key
-lim = float(max(3.0, np.ceil(max(np.abs(v).max() for v in xys.values()))))  # one scale: collapse shows
+lim = latent_limit(*xys.values())  # one scale, the prior's at least: collapse shows
 cols = st.columns(2)
 for col, side, c in zip(cols, "AB", picked, strict=True):
     trained, info, xy, d = models[side], c.info, xys[side], c.model.latent_dim
     x, y = test_set(c.dataset, c.train.binarize)
     titles = ("z1", "z2") if d == 2 else (("PCA 1", "PCA 2") if d > 2 else ("z1", "—"))
-    fig = latent_scatter(xy[:, 0], xy[:, 1], y, info.class_names, titles=titles, height=380)
-    fig.update_xaxes(range=[-lim, lim]).update_yaxes(range=[-lim, lim])
+    fig = latent_scatter(xy[:, 0], xy[:, 1], y, info.class_names, titles=titles, lim=lim, prior=d == 2, height=380)
     with col:
         chart_ui(fig, key=f"cmp_scatter_{side.lower()}")
     if info.image_shape:

@@ -17,7 +17,7 @@ NS = [1, 2, 5, 10, 20, 50, 100, 200, 500]
 REPEATS = [20, 50, 100]
 
 config = page_intro_ui(
-    "🎲 Gradient estimators",
+    "Gradient estimators",
     "Training needs **∂ELBO/∂(μ, log σ²)** of an expectation over z ~ q(z|x). The **score-function** "
     "estimator multiplies f(z) = log p(x|z) by ∇ log q(z); the **reparameterization** estimator writes "
     "z = μ + σε and differentiates through the decoder. Both are unbiased — their means agree — but "

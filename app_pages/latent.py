@@ -5,17 +5,30 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_codes, test_set
+from app_pages.common import (
+    chart_ui,
+    collapse_warning_ui,
+    images_ui,
+    model_id,
+    model_or_stop_ui,
+    model_owned_state_ui,
+    test_codes,
+    test_set,
+)
 from app_pages.latent_pad import STEP, latent_pad_ui, place_sliders
 from app_pages.url import write_url
-from vae_core.views.arrays import decode_at, interpolate, manifold, prior_samples
-from vae_core.views.latent_figures import data_space_figure, latent_scatter
+from vae_core.views.arrays import as_images, decode_at, interpolate, manifold, manifold_codes, prior_samples
+from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter, manifold_figure
 from vae_core.views.projection import project
+
+OWN = ("picked", "z1", "z2", "dim_a", "dim_b", "held", "held_image", "interp_from", "interp_to")  # per model
 
 config = st.session_state.run_config
 D, info = config.model.latent_dim, config.info
-st.title("🗺️ Latent space")
+st.title("Latent space")
 trained = model_or_stop_ui(config)
+model_owned_state_ui(config, OWN)
+collapse_warning_ui(trained)
 model, mid = trained.model, model_id(trained)
 x, y = test_set(config.dataset, config.train.binarize)
 
@@ -40,35 +53,38 @@ if D > 2:
     if held != "zero":
         i = c.number_input("Test image number", 0, len(x) - 1, key="held_image", persist_state="session")
         base = torch.from_numpy(mu[i]).float()
-bound = float(max(3.0, np.ceil(np.abs(mu[:, dims]).max())))
+bound = latent_limit(mu[:, dims])  # the prior's ±3 at least: a collapsed model shows as a dot
 # a new model can have a smaller range than the stored slider value (or the link's)
 place_sliders([st.session_state.get(key, 0.0) for key in ("z1", "z2")], bound)
 
 
 def pick() -> None:
-    points = [p for p in st.session_state.latent_scatter.selection.points if p.get("curve_number", 0) == 0]
-    if points:
-        st.session_state.picked = int(points[0]["point_index"])
+    """A click on a code: its customdata is the test-set row (the marks on top have none)."""
+    rows = [p["customdata"] for p in st.session_state.latent_scatter.selection.points if "customdata" in p]
+    if rows:
+        st.session_state.picked = int(rows[0][0] if isinstance(rows[0], list) else rows[0])
         place_sliders(mu[st.session_state.picked, dims], bound)
 
 
 @st.fragment
 def explorer_ui() -> None:
-    """The part a slider move reruns: the sliders, the server's decoded image and the pad."""
+    """The part a slider move reruns: the sliders and the pad (it decodes in the browser), or
+    the server's decoded image where there is no pad (one latent dimension)."""
     left, right = st.columns([3, 2])
+    pad = len(dims) == 2
     with right:
         values = [st.slider("z₁", -bound, bound, step=STEP, key="z1", persist_state="session")]
-        if len(dims) == 2:
+        if pad:
             values.append(st.slider("z₂", -bound, bound, step=STEP, key="z2", persist_state="session"))
-        decoded = decode_at(model, base, dims, values)
+        decoded = decode_at(model, base, dims, values) if not (pad and info.image_shape) else None
         with st.container(key="decoded"):
-            if info.image_shape:
-                images_ui(decoded, config, 1, f"E[x | z] at the sliders (z{dims[0] + 1} = {values[0]:+.2f})", 210)
-            else:
+            if decoded is not None and info.image_shape:
+                images_ui(decoded, config, 1, f"E[x | z] at the slider (z{dims[0] + 1} = {values[0]:+.2f})", 210)
+            elif decoded is not None:
                 st.metric("Decoded point E[x | z]", f"({decoded[0]:.2f}, {decoded[1]:.2f})")
     with left:
-        if len(dims) == 2:
-            st.markdown("**Latent pad** — move the pointer over the plane; click to move the sliders there.")
+        if pad:
+            st.markdown("**Latent pad** — move the pointer over the plane (or focus it and use the arrow keys).")
             points = None if info.image_shape else x.numpy()
             latent_pad_ui(model, mid, config, (mu, y, points), dims, base, bound, values)
         else:
@@ -86,10 +102,16 @@ def scatter_ui() -> None:
     jitter = y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))
     sy = mu[:, dims[1]] if len(dims) == 2 else jitter
     titles = (f"z{dims[0] + 1}", f"z{dims[1] + 1}" if len(dims) == 2 else "label (jittered)")
-    fig = latent_scatter(mu[:, dims[0]], sy, y, info.class_names, picked=picked, titles=titles)
+    two = len(dims) == 2
+    fig = latent_scatter(
+        mu[:, dims[0]], sy, y, info.class_names, picked=picked, titles=titles, lim=bound, prior=two, one_d=not two
+    )
     with left:
         chart_ui(fig, key="latent_scatter", on_select=pick, selection_mode="points")
-    left.caption("Test images at their posterior means μ(x). Click a point to decode it and move the sliders there.")
+    left.caption(
+        "Test images at their posterior means μ(x), on the prior's scale (dotted: its 1, 2 and 3σ circles). "
+        "Click a point to move the sliders there; click a label to show that class alone."
+    )
     if picked is not None and info.image_shape:
         with right, torch.inference_mode():
             both = torch.stack([x[picked], model(x[picked][None])[0]])
@@ -102,9 +124,10 @@ def samples(n: int) -> np.ndarray:
 
 def manifold_ui() -> None:
     n = st.slider("Grid size", 5, 25, 12, key="grid_n", persist_state="session")
-    grid = manifold(model, n, dims, base)
-    dims_text = " and ".join(f"z{d + 1}" for d in dims)
-    images_ui(grid, config, n, f"Decoded over the prior's quantiles in {dims_text}", 28)
+    images = as_images(manifold(model, n, dims, base), info.image_shape)
+    names = [f"z{d + 1}" for d in dims]
+    chart_ui(manifold_figure(images, manifold_codes(n, len(dims)).numpy(), names), key="manifold", width="content")
+    st.caption(f"Decoded over the prior's quantiles in {' and '.join(names)}: hover a tile for its z.")
 
 
 def interpolation_ui() -> None:
@@ -118,7 +141,7 @@ def interpolation_ui() -> None:
 
 def prior_ui() -> None:
     n = st.slider("How many samples", 8, 64, 32, step=8, key="n_samples", persist_state="session")
-    if st.button("🎲 Draw new samples", key="resample"):
+    if st.button("Draw new samples", key="resample", icon=":material/casino:"):
         st.session_state.sample_seed = st.session_state.get("sample_seed", 0) + 1
     images_ui(samples(n), config, 16, "E[x | z] for z drawn from the prior N(0, I)")
 
@@ -128,7 +151,8 @@ scatter_ui()
 if D > 2:
     method = st.radio("A 2-D view of all codes", ["PCA", "t-SNE"], key="projection", horizontal=True)
     idx, xy = projection(mid, method, mu)
-    fig = latent_scatter(xy[:, 0], xy[:, 1], y[idx], info.class_names, titles=(f"{method} 1", f"{method} 2"))
+    lim = latent_limit(xy) if method == "PCA" else None  # a rotation of the codes: the prior's scale still holds
+    fig = latent_scatter(xy[:, 0], xy[:, 1], y[idx], info.class_names, titles=(f"{method} 1", f"{method} 2"), lim=lim)
     chart_ui(fig, key="projection_chart")
 if info.image_shape:
     st.subheader("The decoder's map of the latent space")

@@ -6,15 +6,19 @@
 // outlives reruns; when it lacks one (a reloaded page) it asks for it with the trigger "missing".
 // Decoding is a ReLU (or tanh) MLP in plain JavaScript (then a sigmoid for Bernoulli pixels), drawn to a
 // canvas scaled up with nearest neighbour, once per animation frame at most. A click sends the
-// position back (trigger "picked") so the server-side sliders follow.
+// position back (trigger "picked") so the server-side sliders follow. The plane takes the keyboard
+// focus: arrow keys move the point (Shift: five times as far), Enter or Space moves the sliders
+// there, Escape goes back to the sliders. A click on a legend chip shows that class alone.
+// data.scale enlarges everything (presenter mode); data.timings adds the timings to the readout.
 // Timings: performance.now() around each decode and frame; medians of the last 120 are written to
 // the root's data-decode-ms / data-frame-ms, a 200-decode benchmark to data-bench-decode-ms.
 
 const payloads = new Map(); // id -> prepared weights or codes
 const instances = new WeakMap(); // parentElement -> pad state
 const KEEP = 120; // frames in the rolling medians
-const PLANE = 300; // pixels of the latent plane
-const IMAGE = 208; // at most this many pixels for the decoded image (a whole multiple of its size)
+const PLANE = 300; // pixels of the latent plane (times data.scale)
+const IMAGE = 208; // at most this many pixels for the decoded image (a whole multiple of its size; times data.scale)
+const KEY_STEPS = 60; // an arrow key moves the point by 1/60 of the plane's width (Shift: 5 times that)
 
 function bytesOf(b64) {
   const bin = atob(b64);
@@ -59,10 +63,10 @@ function median(values) {
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
 }
 
+const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+
 function setup(root, pad) {
   const plane = root.querySelector(".pad-plane");
-  const image = root.querySelector(".pad-image");
-  plane.width = plane.height = PLANE;
   const toZ = (event) => {
     const r = plane.getBoundingClientRect();
     const b = pad.data.bound;
@@ -76,13 +80,34 @@ function setup(root, pad) {
     const z = toZ(event).map((v) => Math.round(v * 100) / 100);
     pad.setTriggerValue("picked", z);
   };
+  const onKey = (event) => {
+    const b = pad.data.bound;
+    const at = pad.pointer || pad.data.z;
+    if (event.key in ARROWS) {
+      const step = ((2 * b) / KEY_STEPS) * (event.shiftKey ? 5 : 1);
+      const [dx, dy] = ARROWS[event.key];
+      pad.pointer = [clamp(at[0] + dx * step, b), clamp(at[1] + dy * step, b)];
+    } else if (event.key === "Enter" || event.key === " ") {
+      pad.setTriggerValue("picked", at.map((v) => Math.round(v * 100) / 100));
+    } else if (event.key === "Escape") {
+      pad.pointer = null;
+    } else {
+      return;
+    }
+    event.preventDefault(); // the page does not scroll under the arrow keys
+    schedule(pad);
+  };
   plane.addEventListener("pointermove", onMove);
   plane.addEventListener("click", onClick);
+  plane.addEventListener("keydown", onKey);
   return () => {
     plane.removeEventListener("pointermove", onMove);
     plane.removeEventListener("click", onClick);
+    plane.removeEventListener("keydown", onKey);
   };
 }
+
+const clamp = (v, b) => Math.min(b, Math.max(-b, v));
 
 function schedule(pad) {
   if (pad.pending) return;
@@ -126,9 +151,10 @@ function report(pad, at) {
   const [a, b] = pad.data.dims.map((d) => `z${d + 1}`);
   const signed = (v) => `${v >= 0 ? "+" : ""}${v.toFixed(2)}`;
   let text = `(${a}, ${b}) = (${signed(at[0])}, ${signed(at[1])})`;
-  if (pad.frames) text += ` · decode ${decodeMs.toFixed(2)} ms, whole frame ${frameMs.toFixed(2)} ms (median)`;
-  if (root.dataset.benchDecodeMs) text += ` · benchmark ${Number(root.dataset.benchDecodeMs).toFixed(3)} ms/decode`;
-  pad.readout.textContent = pad.pointer ? text : `${text} (the sliders' position; move the pointer over the plane)`;
+  text += pad.pointer ? " under the pointer (click or Enter: move the sliders here)" : " at the sliders (✕)";
+  if (pad.data.timings && pad.frames) text += ` · decode ${decodeMs.toFixed(2)} ms, frame ${frameMs.toFixed(2)} ms`;
+  if (pad.data.timings && root.dataset.benchDecodeMs) text += ` · ${Number(root.dataset.benchDecodeMs).toFixed(3)} ms/decode`;
+  pad.readout.textContent = text;
 }
 
 function drawImage(pad) {
@@ -149,9 +175,10 @@ function drawImage(pad) {
   } else {
     // Points in the plane: the decoded mean over the test data, in data coordinates.
     const lim = pad.codes.data_bound;
-    const toPx = (v, flip) => ((flip ? -v : v) / lim + 1) * 0.5 * IMAGE;
+    const side = pad.image.width;
+    const toPx = (v, flip) => ((flip ? -v : v) / lim + 1) * 0.5 * side;
     ctx.fillStyle = "#fff";
-    ctx.fillRect(0, 0, IMAGE, IMAGE);
+    ctx.fillRect(0, 0, side, side);
     ctx.fillStyle = "rgba(120,120,120,0.5)";
     const pts = pad.codes.data_xy;
     for (let i = 0; i < pts.length / 2; i++) ctx.fillRect(toPx(pts[2 * i], false) - 1, toPx(pts[2 * i + 1], true) - 1, 2, 2);
@@ -172,28 +199,30 @@ function marker(ctx, x, y, color, r) {
 
 function planeBackground(pad) {
   const { codes, data } = pad;
+  const side = pad.plane.width;
   const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = PLANE;
+  canvas.width = canvas.height = side;
   const ctx = canvas.getContext("2d");
   const b = data.bound;
-  const toPx = (v) => ((v / b + 1) * PLANE) / 2;
+  const toPx = (v) => ((v / b + 1) * side) / 2;
   ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, PLANE, PLANE);
+  ctx.fillRect(0, 0, side, side);
   ctx.strokeStyle = "#ddd";
   ctx.lineWidth = 1;
   for (let t = -Math.floor(b); t <= b; t++) {
     ctx.beginPath();
     ctx.moveTo(toPx(t), 0);
-    ctx.lineTo(toPx(t), PLANE);
-    ctx.moveTo(0, PLANE - toPx(t));
-    ctx.lineTo(PLANE, PLANE - toPx(t));
+    ctx.lineTo(toPx(t), side);
+    ctx.moveTo(0, side - toPx(t));
+    ctx.lineTo(side, side - toPx(t));
     ctx.stroke();
   }
-  const r = codes.n > 3000 ? 1 : 2;
-  ctx.globalAlpha = 0.7;
+  const r = (codes.n > 3000 ? 1 : 2) * data.scale;
   for (let i = 0; i < codes.n; i++) {
-    ctx.fillStyle = data.palette[codes.labels[i] % data.palette.length];
-    ctx.fillRect(toPx(codes.xy[2 * i]) - r, PLANE - toPx(codes.xy[2 * i + 1]) - r, 2 * r, 2 * r);
+    const label = codes.labels[i];
+    ctx.globalAlpha = pad.only === null || pad.only === label ? 0.7 : 0.06; // a legend chip isolates its class
+    ctx.fillStyle = data.palette[label % data.palette.length];
+    ctx.fillRect(toPx(codes.xy[2 * i]) - r, side - toPx(codes.xy[2 * i + 1]) - r, 2 * r, 2 * r);
   }
   return canvas;
 }
@@ -201,15 +230,17 @@ function planeBackground(pad) {
 function drawPlane(pad, at) {
   const ctx = pad.plane.getContext("2d");
   ctx.drawImage(pad.background, 0, 0);
+  const side = pad.plane.width;
+  const s = pad.data.scale;
   const b = pad.data.bound;
-  const toPx = (v) => ((v / b + 1) * PLANE) / 2;
+  const toPx = (v) => ((v / b + 1) * side) / 2;
   const [sx, sy] = pad.data.z; // the server-side sliders
-  marker(ctx, toPx(sx), PLANE - toPx(sy), "crimson", 7);
+  marker(ctx, toPx(sx), side - toPx(sy), "crimson", 7 * s);
   if (pad.pointer) {
     ctx.strokeStyle = "#000";
-    ctx.lineWidth = 2;
+    ctx.lineWidth = 2 * s;
     ctx.beginPath();
-    ctx.arc(toPx(at[0]), PLANE - toPx(at[1]), 6, 0, 2 * Math.PI);
+    ctx.arc(toPx(at[0]), side - toPx(at[1]), 6 * s, 0, 2 * Math.PI);
     ctx.stroke();
   }
 }
@@ -233,13 +264,23 @@ function legend(pad) {
   const el = pad.root.querySelector(".pad-legend");
   el.replaceChildren(
     ...pad.data.class_names.map((name, i) => {
-      const chip = document.createElement("span");
+      const chip = document.createElement("button");
+      chip.type = "button";
       chip.className = "pad-chip";
       chip.style.setProperty("--chip", pad.data.palette[i % pad.data.palette.length]);
       chip.textContent = name;
+      chip.title = `show class ${name} alone (click again: all)`;
+      chip.setAttribute("aria-pressed", String(pad.only === i));
+      chip.addEventListener("click", () => {
+        pad.only = pad.only === i ? null : i;
+        pad.background = planeBackground(pad);
+        legend(pad);
+        schedule(pad);
+      });
       return chip;
     }),
   );
+  pad.root.dataset.only = pad.only === null ? "" : String(pad.only);
 }
 
 export default function (component) {
@@ -247,7 +288,7 @@ export default function (component) {
   const root = parentElement.querySelector(".pad-root");
   let pad = instances.get(parentElement);
   if (!pad) {
-    pad = { root, frames: 0, decodeMs: [], frameMs: [], asked: new Set(), pointer: null };
+    pad = { root, frames: 0, decodeMs: [], frameMs: [], asked: new Set(), pointer: null, only: null };
     pad.plane = root.querySelector(".pad-plane");
     pad.image = root.querySelector(".pad-image");
     pad.readout = root.querySelector(".pad-readout");
@@ -269,8 +310,15 @@ export default function (component) {
   pad.codes = payloads.get(data.codes_id);
   if (!pad.net || !pad.codes) return pad.teardown;
   pad.out = new Float32Array(pad.net.x_dim);
+  const side = Math.round(PLANE * data.scale);
+  if (pad.plane.width !== side || pad.plane.height !== side) {
+    pad.plane.width = pad.plane.height = side;
+    pad.plane.style.width = pad.plane.style.height = `${side}px`;
+    pad.background = null;
+  }
   const [h, w] = data.image_shape || [1, 1];
-  const scale = data.image_shape ? Math.floor(IMAGE / Math.max(h, w)) : IMAGE;
+  const most = Math.round(IMAGE * data.scale);
+  const scale = data.image_shape ? Math.floor(most / Math.max(h, w)) : most;
   pad.image.width = w * scale;
   pad.image.height = h * scale;
   pad.image.dataset.shape = `${h},${w}`;
@@ -280,6 +328,7 @@ export default function (component) {
     pad.smallCanvas = Object.assign(document.createElement("canvas"), { width: w, height: h });
     pad.small = new ImageData(w, h);
   }
+  if (previous.codes_id !== data.codes_id) pad.only = null;
   if (previous.codes_id !== data.codes_id || previous.bound !== data.bound || !pad.background) {
     pad.background = planeBackground(pad);
     legend(pad);

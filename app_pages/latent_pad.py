@@ -5,7 +5,7 @@ page mounts it.
 The decoder's weights go to the browser once per model and session, the test codes once per
 (model, dims); every other rerun sends only their ids and the sliders' position. A reloaded
 browser that lacks a payload asks for it again (the "missing" trigger). A click on the pad
-moves the server-side sliders z1/z2 there ("picked").
+moves the server-side sliders z1/z2 there ("picked"), and so does Enter after the arrow keys.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from app_pages.url import presenter_scale
 from vae_core.config import RunConfig
 from vae_core.vae.model import VAE
 from vae_core.views.pad import encode_f32, pad_codes, pad_weights
@@ -25,10 +26,11 @@ from vae_core.views.style import PALETTE
 HERE = Path(__file__).resolve().parent  # the component's own latent_pad.css and latent_pad.js
 HTML = """<div class="pad-root">
   <div class="pad-row">
-    <div><canvas class="pad-plane" aria-label="latent plane"></canvas>
+    <div><canvas class="pad-plane" tabindex="0"
+        aria-label="latent plane: arrow keys move the point, Enter moves the sliders there"></canvas>
       <div class="pad-caption">latent plane: test codes by label; ✕ the sliders</div></div>
     <div><canvas class="pad-image" aria-label="decoded image"></canvas>
-      <div class="pad-caption">E[x | z], decoded in your browser</div></div>
+      <div class="pad-caption">E[x | z] at the pointer, else at the sliders</div></div>
   </div>
   <div class="pad-readout"></div>
   <div class="pad-legend"></div>
@@ -101,6 +103,8 @@ def latent_pad_ui(
         "image_shape": list(config.info.image_shape) if config.info.image_shape else None,
         "palette": list(PALETTE),
         "class_names": list(config.info.class_names),
+        "scale": presenter_scale(),
+        "timings": bool(st.session_state.get("pad_timings")),
     }
     sent = _sent()
     if weights_id not in sent:

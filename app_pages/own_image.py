@@ -1,32 +1,32 @@
 """Your own image: a digit you drew or photographed, as the model sees it, what it makes of it,
 and where it lands among the test images' codes.
 
-The picture is prepared the way MNIST was (``vae_core.data.images``): ink bright on black, its box
-scaled to fit, centred by its centre of mass, then encoded to q(z|x) = N(μ, σ²) and decoded
-from z = μ.
+The picture is prepared the way MNIST was (``vae_core.data.images``): ink as 1 on a background of
+0, its box scaled to fit, centred by its centre of mass, then encoded to q(z|x) = N(μ, σ²) and
+decoded from z = μ. Like every image in the app, it is drawn dark ink on white paper.
 """
 
 import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, test_codes, test_set
+from app_pages.common import chart_ui, collapse_warning_ui, images_ui, model_id, model_or_stop_ui, test_codes, test_set
 from vae_core.data.images import MAX_BYTES, ImageError, to_dataset_image
 from vae_core.vae.objectives import elbo_terms
-from vae_core.views.latent_figures import latent_scatter
+from vae_core.views.latent_figures import latent_limit, latent_scatter
 from vae_core.views.projection import pca_with
 
 config = st.session_state.run_config
 info, D = config.info, config.model.latent_dim
-st.title("✍️ Your own image")
+st.title("Your own image")
 if info.image_shape is None:
     st.info("This page is for the image datasets: choose digits, MNIST or Fashion-MNIST in the sidebar.")
     st.stop()
 h, w = info.image_shape
 st.markdown(
     f"Draw a digit on paper (or in any drawing program), photograph it and upload it. It is turned "
-    f"into a {h}×{w} image like the training data — bright ink on black, cropped to the ink, centred "
-    "by its centre of mass — then encoded and reconstructed."
+    f"into a {h}×{w} image like the training data — cropped to the ink, centred by its centre of mass, "
+    "ink dark on white as every image here is drawn — then encoded and reconstructed."
 )
 trained = model_or_stop_ui(config)
 model, mid = trained.model, model_id(trained)
@@ -45,7 +45,7 @@ if upload is None:
 try:
     pixels = to_dataset_image(upload.getvalue(), h)
 except ImageError as e:
-    st.error(f"🚫 {e}")
+    st.error(str(e), icon=":material/block:")
     st.text(f"The file: {upload.name}")  # a file name is the sender's text: literal, never Markdown
     st.stop()
 
@@ -70,6 +70,7 @@ with right, st.container(key="own_numbers", horizontal=True):
     )
 
 mu = test_codes(mid, model, x)
+collapse_warning_ui(trained)
 if D == 1:
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(y))
     sx, sy, point, titles = mu[:, 0], y + jitter, (mu_own[0], -1.0), ("z1", "label (jittered); ✕ your image")
@@ -86,6 +87,11 @@ else:
         i = a.selectbox("Horizontal axis", range(D), index=0, key="own_dim_a", **fmt)
         j = b.selectbox("Vertical axis", range(D), index=1, key="own_dim_b", **fmt)
         sx, sy, point, titles = mu[:, i], mu[:, j], (mu_own[i], mu_own[j]), (f"z{i + 1}", f"z{j + 1}")
-fig = latent_scatter(sx, sy, y, info.class_names, marker=(float(point[0]), float(point[1])), titles=titles)
+latent = titles[0].startswith("z")  # PCA keeps the latent scale too (a rotation): fixed axes either way
+lim = latent_limit(sx, *([] if D == 1 else [sy]), np.asarray(point[: 1 if D == 1 else 2]))
+marker = (float(point[0]), float(point[1]))
+fig = latent_scatter(
+    sx, sy, y, info.class_names, marker=marker, titles=titles, lim=lim, prior=latent and D > 1, one_d=D == 1
+)
 chart_ui(fig, key="own_scatter")
-st.caption("Test images at their codes μ(x), coloured by label; the red ✕ is your image's μ.")
+st.caption("Test images at their codes μ(x), coloured by label; the large red ✕ on top is your image's μ.")

@@ -12,10 +12,11 @@ from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, te
 from vae_core.vae.objectives import gaussian_kl
 from vae_core.vae.posterior import PosteriorView, posterior_over_training
 from vae_core.views.estimate_figures import kl_over_training, posterior_figure, posterior_multiples
+from vae_core.views.wording import posterior_story
 
 config = st.session_state.run_config
 D, info = config.model.latent_dim, config.info
-st.title("🔬 Posterior view")
+st.title("Posterior view")
 st.markdown(
     "The encoder proposes a Gaussian **q(z|x)** (red ellipses, 1σ and 2σ). The true posterior "
     "**p(z|x) ∝ p(x|z) p(z)** (blue) is computed here on a fine grid — possible because z has two "
@@ -90,7 +91,4 @@ chart_ui(posterior_multiples(all_views), key="posterior_multiples")
 kls = [all_views[e].kl for e in checkpoints]
 priors = [float(gaussian_kl(torch.from_numpy(v.mu), torch.from_numpy(v.logvar)).sum()) for v in all_views.values()]
 chart_ui(kl_over_training(checkpoints, kls, priors), key="posterior_kl_curve")
-st.caption(
-    "At epoch 0 the weights are random: the posterior is nearly the prior and q is wherever the encoder "
-    "happens to put it. Training pulls q onto the posterior; what is left is the part a Gaussian can't fit."
-)
+st.caption(posterior_story(checkpoints, kls, priors))

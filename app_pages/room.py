@@ -62,23 +62,23 @@ def lecturer_ui(reg: JobRegistry, problems: Sequence[str]) -> None:
     the cache skips and why, once."""
     jobs = reg.live_jobs()
     if jobs:
-        st.caption(f"⏳ {len(jobs)} training run(s) in progress on this server.")
+        st.caption(f":material/hourglass_top: {len(jobs)} training run(s) in progress on this server.")
     if not room().may_manage(seat()):
-        with st.expander("🔑 Lecturer"):
+        with st.expander("Lecturer", icon=":material/key:"):
             st.text_input("The lecturer's code (to start and stop runs)", type="password", key="access_code")
             st.button("Unlock", key="access_unlock", on_click=_check_code)
             if st.session_state.get("access_problem"):
                 st.error(st.session_state.access_problem)
         return
     if room().has_code:
-        st.caption("🔓 Lecturer: this session can start and stop runs.")
+        st.caption(":material/lock_open: Lecturer: this session can start and stop runs.")
     if jobs:
-        with st.expander(f"🏃 Runs in progress ({len(jobs)})"):
+        with st.expander(f"Runs in progress ({len(jobs)})", icon=":material/directions_run:"):
             for job in jobs:
                 snap = job.snapshot()
                 st.text(f"{describe(job.config)}\n{snap.status}, {snap.progress:.0%}")
-                st.button("⏹️ Stop this run", key=f"stop_run_{job.key}", on_click=job.stop)
+                st.button("Stop this run", key=f"stop_run_{job.key}", on_click=job.stop, icon=":material/stop:")
     if problems:
-        with st.expander(f"⚠️ Cache problems ({len(problems)})"):
+        with st.expander(f"Cache problems ({len(problems)})", icon=":material/warning:"):
             st.caption("These entries of the model cache are skipped everywhere:")
             st.text("\n".join(f"• {line}" for line in problems))

@@ -17,9 +17,9 @@ from vae_core.vae.evaluate import encode_dataset
 from vae_core.vae.train import EpochInfo
 from vae_core.views.arrays import prior_samples
 from vae_core.views.export import codes_csv, epochs_csv, model_bytes, model_file_name
-from vae_core.views.latent_figures import data_space_figure, latent_scatter
+from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter
 from vae_core.views.training_figures import kl_bars, training_curves
-from vae_core.views.wording import describe, describe_optimiser
+from vae_core.views.wording import collapse_warning, describe, describe_optimiser, first_run_text
 
 POLL_SECONDS = 1.0  # progress, metrics and curves
 MODEL_POLL_SECONDS = 2.0  # KL per dimension, reconstructions and the scatter: heavier, and slower to change
@@ -32,23 +32,35 @@ job = reg.get(config)
 trained = reg.trained(config)
 running = job is not None and job.alive
 
-st.title("🏋️ Train")
+st.title("Train")
+st.markdown(
+    "A **variational autoencoder** learns to squeeze each image into a few numbers z (the encoder) and "
+    "to draw the image back from them (the decoder), while keeping the codes close to a standard normal "
+    "N(0, I), so that any z from it decodes to a plausible image. **Start here:** choose the data, the "
+    "latent dimension and β in the sidebar, press **Start training**, then open **Latent space**."
+)
 st.caption(f"Settings: {describe(config)}  \nTraining: {describe_optimiser(config)}")
 
 cached = trained is not None and trained.metrics.get("status") == "completed"
 start_col, stop_col, note_col = st.columns([1, 1, 4], vertical_alignment="center")
 with start_col:  # the dataset is loaded here, once per server, with a spinner
-    if start_button_ui(config, "▶️ Start training", key="start", type="primary", disabled=running or cached):
+    start = {"type": "primary", "disabled": running or cached, "icon": ":material/play_arrow:"}
+    if start_button_ui(config, "Start training", key="start", **start):
         st.rerun()
-if stop_col.button("⏹️ Stop", key="stop", disabled=not running or not room().may_manage(seat())):
+stop = {"disabled": not running or not room().may_manage(seat()), "icon": ":material/stop:"}
+if stop_col.button("Stop", key="stop", **stop):
     reg.stop(config)
 if cached and trained.save_error:
     note_col.warning(
-        f"✅ Trained, but {trained.save_error}. The model stays in this server's memory while it is among "
-        f"the {KEPT} most recent runs, so nobody needs to train it again until then."
+        f"Trained, but {trained.save_error}. The model stays in this server's memory while it is among "
+        f"the {KEPT} most recent runs, so nobody needs to train it again until then.",
+        icon=":material/warning:",
     )
 elif cached:
-    note_col.success("✅ Trained and cached: opening these settings is instant. Change a setting to train anew.")
+    note_col.success(
+        "Trained and cached: opening these settings is instant. Change a setting to train anew.",
+        icon=":material/check_circle:",
+    )
 elif running:
     note_col.info("Training in the background — it keeps going if you switch pages or close the tab.")
 
@@ -106,12 +118,9 @@ def last_epoch() -> EpochInfo | None:
 
 def kl_view_ui(last: EpochInfo) -> None:
     chart_ui(kl_bars(last.kl_per_dim, last.active_units), key="kl_bars")
-    dead = config.model.latent_dim - last.active_units
-    if dead:
-        st.warning(
-            f"⚠️ Posterior collapse in {dead} of {config.model.latent_dim} latent dimensions: "
-            "there q(z|x) equals the prior for every x, so those units carry no information."
-        )
+    text = collapse_warning(last.active_units, config.model.latent_dim)
+    if text:
+        st.warning(text, icon=":material/warning:")
 
 
 def model_views_ui(model) -> None:
@@ -125,7 +134,16 @@ def model_views_ui(model) -> None:
             images_ui(torch.cat([x[:N_SHOWN], model(x[:N_SHOWN])]), config, N_SHOWN)
         if config.model.latent_dim == 2:
             mu = encode_dataset(model, x)[0].numpy()
-            fig = latent_scatter(mu[:, 0], mu[:, 1], y, config.info.class_names, height=340, gl=len(mu) > SVG_POINTS)
+            fig = latent_scatter(
+                mu[:, 0],
+                mu[:, 1],
+                y,
+                config.info.class_names,
+                lim=latent_limit(mu),
+                prior=True,
+                height=400,
+                gl=len(mu) > SVG_POINTS,
+            )
             chart_ui(fig, key="train_scatter")
 
 
@@ -137,28 +155,40 @@ def codes_file() -> str:
 
 def export_ui() -> None:
     """Files made only when their button is pressed (deferred), so reruns stay cheap."""
-    st.subheader("📤 Take it with you")
+    st.subheader(":material/ios_share: Take it with you")
     name = model_file_name(trained).removesuffix(".pt")
     a, b, c = st.columns(3)
     kw = {"on_click": "ignore", "width": "stretch"}
     metrics = epochs_csv(trained.history.get("epochs", []))
-    a.download_button("📈 Metrics per epoch (CSV)", metrics, f"{name}-epochs.csv", "text/csv", key="dl_epochs", **kw)
-    b.download_button(
-        "🧭 Test-set codes μ, log σ² (CSV)", codes_file, f"{name}-codes.csv", "text/csv", key="dl_codes", **kw
+    a.download_button(
+        "Metrics per epoch (CSV)",
+        metrics,
+        f"{name}-epochs.csv",
+        "text/csv",
+        key="dl_epochs",
+        icon=":material/show_chart:",
+        **kw,
     )
-    c.download_button("💾 The model file", lambda: model_bytes(trained), f"{name}.pt", key="dl_model", **kw)
+    b.download_button(
+        "Test-set codes μ, log σ² (CSV)",
+        codes_file,
+        f"{name}-codes.csv",
+        "text/csv",
+        key="dl_codes",
+        icon=":material/scatter_plot:",
+        **kw,
+    )
+    c.download_button(
+        "The model file", lambda: model_bytes(trained), f"{name}.pt", key="dl_model", icon=":material/save:", **kw
+    )
     st.caption(
         f"`python -m vae_core evaluate --model {name}.pt` evaluates the model file on the command line. "
-        "The 📷 button over a chart saves it as a picture (PNG or SVG: see the sidebar)."
+        "The camera button over a chart saves it as a picture (PNG or SVG: see the sidebar)."
     )
 
 
 if job is None and trained is None:
-    st.info(
-        "Nothing has been trained with these settings yet. Press **▶️ Start training**: the default "
-        "(8×8 digits, a 2-D latent space) takes a few seconds. Curves, reconstructions and the "
-        "latent space fill in while it learns."
-    )
+    st.info(first_run_text(config))
     cached_models_ui(config)
 else:
     st.fragment(run_every=POLL_SECONDS if running else None)(progress_view)(running)

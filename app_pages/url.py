@@ -158,12 +158,24 @@ html { font-size: 22px; }
 </style>"""
 
 
+PRESENTER_SCALE = 1.75  # images, the latent pad, markers and charts in presenter mode
+
+
+def presenter_scale() -> float:
+    """How much larger what a class must see is drawn: PRESENTER_SCALE in presenter mode, else 1."""
+    return PRESENTER_SCALE if st.session_state.get("presenter") else 1.0
+
+
 def presenter_ui() -> None:
     """Presenter mode: large type, the settings sidebar and chart toolbars hidden, pages on top."""
     if st.session_state.get("presenter"):
         st.html(PRESENTER_CSS)
         st.button(
-            "✖ Leave presenter mode", key="presenter_off", on_click=st.session_state.update, kwargs={"presenter": False}
+            "Leave presenter mode",
+            key="presenter_off",
+            icon=":material/close:",
+            on_click=st.session_state.update,
+            kwargs={"presenter": False},
         )
 
 
@@ -171,5 +183,5 @@ def share_ui(page) -> None:
     """The link to this view, ready to copy."""
     base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] if st.context.url else ""
     query = "&".join(f"{k}={v}" for k, v in url_of(st.session_state.to_dict(), page_name(page)).items())
-    st.markdown("🔗 **Link to this view** (the address bar holds the same)")
+    st.markdown(":material/link: **Link to this view** (the address bar holds the same)")
     st.code(f"{base}/{page.url_path}?{query}", language=None)

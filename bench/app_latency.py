@@ -25,19 +25,21 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))  # the browser tests' server
 
 from browser_helpers import CHROMIUM_ARGS, IDLE, chromium_path, start_server, stop_server  # noqa: E402
 
-CHANGED = "([sel, old]) => { const i = document.querySelector(sel); return i && i.getAttribute('src') !== old; }"
+# The latent pad is the page's one decoded image: it redraws when the sliders' value reaches it, and
+# writes the point it drew into data-z.
+CHANGED = "old => { const r = document.querySelector('.pad-root'); return r && r.dataset.z !== old; }"
 
 
 def slider_latencies(page, moves: int) -> list[float]:
-    """Seconds from a key press on z1 to a new decoded image, for each move."""
+    """Seconds from a key press on z1 to the pad's redrawn image at the new point, for each move."""
     slider = page.locator(".st-key-z1").get_by_role("slider")
     slider.focus()
     out = []
     for i in range(moves):
-        before = page.locator(".st-key-decoded img").get_attribute("src")
+        before = page.locator(".pad-root").get_attribute("data-z")
         t0 = time.perf_counter()
         slider.press("ArrowRight" if (i // 5) % 2 == 0 else "ArrowLeft")
-        page.wait_for_function(CHANGED, arg=[".st-key-decoded img", before], polling=5)
+        page.wait_for_function(CHANGED, arg=before, polling=5)
         out.append(time.perf_counter() - t0)
         page.wait_for_selector(IDLE)
     return out
@@ -80,7 +82,7 @@ def main() -> None:
             viewer.wait_for_selector(IDLE)
             first_render = time.perf_counter() - launched
             viewer.goto(f"{url}/latent")
-            viewer.wait_for_selector(".st-key-decoded img")
+            viewer.wait_for_selector(".pad-root[data-z]")
             viewer.wait_for_selector(IDLE)
             idle = slider_latencies(viewer, args.moves)
             pad = pad_timings(viewer)

@@ -49,5 +49,6 @@ def test_runs_that_read_alike_get_their_own_codes(open_app):
     at.selectbox(key="cmp_a").set_value(a).run()
     at.selectbox(key="cmp_b").set_value(b).run()
     assert not at.exception
-    xs = {side: array(plotly_specs(at)[f"cmp_scatter_{side}"]["data"][0]["x"]) for side in "ab"}
+    codes = {side: [t for t in plotly_specs(at)[f"cmp_scatter_{side}"]["data"] if "customdata" in t] for side in "ab"}
+    xs = {side: [v for t in traces for v in array(t["x"])] for side, traces in codes.items()}
     assert xs["a"] != xs["b"], "run B showed run A's cached codes"

@@ -49,3 +49,7 @@ def test_more_than_two_dimensions_have_no_quadrature(open_app):
     assert "log p(x), quadrature" not in n
     assert n["ELBO (analytic KL)"] <= n["log p(x), importance k=5000"] + TOLERANCE
     assert any("no exact reference" in i.value for i in at.info)
+    # Measured from L_5000 < log p(x), the gap is a lower bound on KL(q ‖ p(z|x)), and says so.
+    assert "gap = KL(q(z|x) ‖ p(z|x))" not in n
+    assert n["gap L_5000 − ELBO ≤ KL(q(z|x) ‖ p(z|x))"] >= -TOLERANCE
+    assert any("lower bound on KL(q(z|x) ‖ p(z|x))" in c.value for c in at.caption)

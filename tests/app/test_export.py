@@ -81,7 +81,7 @@ def test_the_train_page_offers_the_files_of_a_finished_model(open_app):
     at = open_app(epochs=3)
     buttons = {b.key: b for b in at.get("download_button")}
     assert {"dl_epochs", "dl_codes", "dl_model"} <= set(buttons)
-    assert buttons["dl_model"].proto.label == "💾 The model file"
+    assert buttons["dl_model"].proto.label == "The model file"
 
 
 def test_charts_save_as_the_chosen_format(open_app):
@@ -98,4 +98,4 @@ def test_charts_save_as_the_chosen_format(open_app):
 def test_the_elbo_page_offers_its_estimates(open_app):
     pretrained(epochs=3)
     at = open_app("elbo", epochs=3)
-    assert any(b.proto.label.startswith("📈 These estimates") for b in at.get("download_button"))
+    assert any(b.proto.label.startswith("These estimates") for b in at.get("download_button"))

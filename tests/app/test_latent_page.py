@@ -19,24 +19,31 @@ def test_without_a_model_the_page_offers_to_train(open_app, empty_cache):
     assert at.button(key="train_now")
 
 
-def test_moving_z1_changes_the_decoded_image_and_the_pad(open_app):
+def codes_traces(spec: dict) -> list[dict]:
+    """The scatter's traces of test codes, one per class (the marks and the prior's circles have no rows)."""
+    return [t for t in spec["data"] if "customdata" in t]
+
+
+def test_moving_z1_moves_the_pad_and_nothing_else(open_app):
+    """The pad decodes the sliders' point in the browser: the one decoded image on the page."""
     pretrained(epochs=5)
     at = open_app("latent", epochs=5)
     before = images(at)
-    scatter = plotly_specs(at)["latent_scatter"]["data"]
-    assert [t["type"] for t in scatter] == ["scattergl"]  # one trace of codes, outside the fragment
-    assert array(scatter[0]["customdata"]) == list(range(len(array(scatter[0]["x"]))))
+    spec = plotly_specs(at)["latent_scatter"]
+    codes = codes_traces(spec)
+    assert {t["type"] for t in codes} == {"scattergl"} and len(codes) == 10  # a trace per digit
+    rows = sorted(r for t in codes for r in array(t["customdata"]))
+    assert rows == list(range(len(rows)))  # a click names its test-set row
+    assert len(before) == 2, "the strip and the samples: the pad is the one decoded image"
     (pad,) = component_data(at, PAD)
     assert "weights" in pad and "codes" in pad and pad["z"] == [0.0, 0.0]
     at.slider(key="z1").set_value(1.5).run()
-    after = images(at)
-    assert after[0] != before[0], "the decoded image must change with z1"
-    assert after[1:] == before[1:], "only the explorer reruns"
+    assert images(at) == before, "only the explorer reruns, and it draws no image of its own"
     (pad,) = component_data(at, PAD)
     assert pad["z"] == [1.5, 0.0]
     assert "weights" not in pad and "codes" not in pad, "weights and codes go to the browser once"
     at.slider(key="z2").set_value(-2.0).run()
-    assert images(at)[0] not in (before[0], after[0])
+    assert component_data(at, PAD)[0]["z"] == [1.5, -2.0]
 
 
 def test_the_pad_decodes_what_the_server_decodes(open_app):
@@ -49,8 +56,10 @@ def test_the_pad_decodes_what_the_server_decodes(open_app):
         expected = trained.model.mean(torch.from_numpy(z)).numpy()
     np.testing.assert_allclose(decode_layers(weights["layers"], z, weights["output"]), expected, atol=1e-5)
     codes = decode_f32(pad["codes"]["xy"], (pad["codes"]["n"], 2))
-    scatter = plotly_specs(at)["latent_scatter"]["data"][0]
-    np.testing.assert_allclose(codes, np.stack([array(scatter["x"]), array(scatter["y"])], 1), atol=1e-5)
+    scatter = np.zeros_like(codes)
+    for trace in codes_traces(plotly_specs(at)["latent_scatter"]):
+        scatter[array(trace["customdata"])] = np.stack([array(trace["x"]), array(trace["y"])], 1)
+    np.testing.assert_allclose(codes, scatter, atol=1e-5)
     assert -pad["bound"] <= codes.min() and codes.max() <= pad["bound"]
     at.switch_page("app_pages/train.py").run()
     at.switch_page("app_pages/latent.py").run()
@@ -60,12 +69,13 @@ def test_the_pad_decodes_what_the_server_decodes(open_app):
 def test_page_widgets_change_what_is_shown(open_app):
     pretrained(epochs=5)
     at = open_app("latent", epochs=5)
-    before = images(at)
+    before, grid = images(at), plotly_specs(at)["manifold"]
     at.slider(key="grid_n").set_value(6).run()
     at.number_input(key="interp_to").set_value(7).run()
     at.button(key="resample").click().run()
     after = images(at)
-    assert all(a != b for a, b in zip(before[1:], after[1:], strict=True))
+    assert len(before) == 2 and all(a != b for a, b in zip(before, after, strict=True))  # the strip, the samples
+    assert len(array(plotly_specs(at)["manifold"]["data"][1]["x"])) == 36 != len(array(grid["data"][1]["x"]))
 
 
 @pytest.mark.parametrize("held", ["zero", "a test image's code"])
@@ -75,9 +85,9 @@ def test_more_than_two_dimensions_choose_the_slider_dims_and_project(open_app, h
     at.radio(key="held").set_value(held).run()
     at.selectbox(key="dim_b").set_value(3).run()
     assert plotly_specs(at)["latent_scatter"]["layout"]["yaxis"]["title"]["text"] == "z4"
-    before = images(at)[0]
     at.slider(key="z2").set_value(2.0).run()
-    assert images(at)[0] != before
+    (pad,) = component_data(at, PAD)
+    assert pad["dims"] == [at.session_state["dim_a"], 3] and pad["z"][1] == 2.0
     assert "projection_chart" in plotly_specs(at)
     at.radio(key="projection").set_value("t-SNE").run()
     assert not at.exception
@@ -102,3 +112,45 @@ def test_toy_data_shows_the_data_space(open_app):
     before = at.metric[0].value
     at.slider(key="z1").set_value(2.0).run()
     assert at.metric[0].value != before
+
+
+def test_picks_and_sliders_belong_to_the_model(open_app):
+    """A pick and the slider positions on one model are not silently reused on the next."""
+    pretrained(epochs=3)
+    pretrained(epochs=4)
+    at = open_app("latent", epochs=3)
+    at.session_state["picked"] = 7  # what a click on test image #7 leaves (AppTest cannot click)
+    at.slider(key="z1").set_value(1.5).run()
+    names = [t.get("name") for t in plotly_specs(at)["latent_scatter"]["data"]]
+    assert "test image #7" in names and at.slider(key="z1").value == 1.5
+    at.number_input(key="epochs").set_value(4).run()  # another model
+    assert at.slider(key="z1").value == 0.0 and at.slider(key="z2").value == 0.0
+    assert "test image #7" not in [t.get("name") for t in plotly_specs(at)["latent_scatter"]["data"]]
+    assert any("own" in i.value and "slider" in i.value for i in at.info), [i.value for i in at.info]
+    at.number_input(key="epochs").set_value(3).run()  # back: that model's own pick and sliders
+    assert at.slider(key="z1").value == 1.5 and at.session_state["picked"] == 7
+
+
+def test_a_collapsed_model_is_drawn_at_the_priors_scale_with_a_warning(open_app):
+    """The β = 4 digits preset (0 of 2 units active) autoscaled to ±0.1 and looked structured."""
+    trained = get_or_train(pretrained(beta=4.0))
+    assert trained.metrics["active_units"] == 0
+    at = open_app("latent", beta=4.0)
+    assert any("Posterior collapse in 2 of 2" in w.value for w in at.warning), [w.value for w in at.warning]
+    spec = plotly_specs(at)["latent_scatter"]
+    assert spec["layout"]["xaxis"]["range"] == [-3, 3] and spec["layout"]["yaxis"]["range"] == [-3, 3]
+    assert any(t.get("legendgroup") == "prior" for t in spec["data"]), "the prior's circles for scale"
+    assert component_data(at, PAD)[0]["bound"] == 3.0
+
+
+def test_the_manifold_tiles_show_their_z_on_hover(open_app):
+    pretrained(epochs=5)
+    at = open_app("latent", epochs=5)
+    at.slider(key="grid_n").set_value(5).run()
+    image, points = plotly_specs(at)["manifold"]["data"]
+    assert image["type"] == "image" and image["source"].startswith("data:image/png")
+    q = torch.distributions.Normal(0.0, 1.0).icdf((torch.arange(5) + 0.5) / 5).numpy()
+    codes = np.asarray(array(points["customdata"]))
+    np.testing.assert_allclose(codes[:5, 0], q, atol=1e-6)  # the top row: z1 rising to the right
+    np.testing.assert_allclose(codes[::5, 1], q[::-1], atol=1e-6)  # the left column: z2 falling downwards
+    assert "z1 = %{customdata[0]" in points["hovertemplate"]

@@ -27,6 +27,9 @@ def test_without_an_upload_the_page_says_what_to_do(open_app):
     pretrained(epochs=3)
     at = open_app("own_image", epochs=3)
     assert any("No picture yet" in i.value for i in at.info)
+    # Every image in the app is drawn dark on white: the page must not promise "bright ink on black".
+    how = at.markdown[0].value
+    assert "bright ink on black" not in how and "ink dark on white" in how
 
 
 def test_an_upload_is_converted_encoded_and_placed_on_the_scatter(open_app):
@@ -38,11 +41,11 @@ def test_an_upload_is_converted_encoded_and_placed_on_the_scatter(open_app):
     assert numbers["ELBO of your image"] == pytest.approx(
         numbers["Reconstruction"] - numbers["KL(q(z|x) ‖ p(z))"], abs=0.02
     )
-    marker = plotly_specs(at)["own_scatter"]["data"][1]
-    assert marker["name"] == "sliders" and len(array(marker["x"])) == 1
+    marker = plotly_specs(at)["own_scatter"]["data"][-1]  # drawn last: on top of the codes
+    assert marker["name"] == "your image" and len(array(marker["x"])) == 1
     before = marker["x"]
     upload(at, drawing("JPEG"), "one.jpg", "image/jpeg")
-    assert plotly_specs(at)["own_scatter"]["data"][1]["x"] != before or not at.error
+    assert plotly_specs(at)["own_scatter"]["data"][-1]["x"] != before or not at.error
 
 
 @pytest.mark.parametrize(

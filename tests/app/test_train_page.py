@@ -41,9 +41,9 @@ def test_start_trains_shows_curves_and_caches(open_app, empty_cache):
     poll_until(at, finished)
     specs = plotly_specs(at)
     curves = specs["curves"]["data"]
-    names = {t["name"] for t in curves}
+    names = {t["meta"] for t in curves}
     assert {"recon (batch)", "KL (batch)", "β·KL (batch, in the loss)", "ELBO test (epoch)"} <= names
-    assert len(array(next(t for t in curves if t["name"] == "ELBO test (epoch)")["x"])) == 5
+    assert len(array(next(t for t in curves if t["meta"] == "ELBO test (epoch)")["x"])) == 5
     assert "kl_bars" in specs and "train_scatter" in specs  # a 2-D latent gets the scatter
     assert specs["train_scatter"]["data"][0]["type"] == "scatter", "a few hundred codes: SVG, not a WebGL context"
     assert {m.label for m in at.metric} >= {"Test ELBO", "Active units"}
@@ -64,7 +64,7 @@ def test_the_curves_are_the_runs_own_numbers(open_app, empty_cache):
     poll_until(at, finished)
     history = lookup(config_from({**DEFAULTS, "beta": 0.5, "epochs": 5})).history
     steps, epochs = history["steps"], history["epochs"]
-    curves = {t["name"]: t for t in plotly_specs(at)["curves"]["data"]}
+    curves = {t["meta"]: t for t in plotly_specs(at)["curves"]["data"]}
     assert array(curves["KL (batch)"]["x"]) == [s["step"] for s in steps]
     assert array(curves["KL (batch)"]["y"]) == pytest.approx([s["kl"] for s in steps], rel=1e-6)
     assert array(curves["β·KL (batch, in the loss)"]["y"]) == pytest.approx([0.5 * s["kl"] for s in steps], rel=1e-6)
@@ -124,3 +124,20 @@ def test_opening_a_cached_model_sets_the_sidebar(open_app, empty_cache):
     assert at.slider(key="latent_dim").value == 3
     assert at.session_state["epochs"] == 2
     assert "cached" in at.success[0].value
+
+
+def test_the_first_page_says_what_a_vae_is_and_what_to_do_first(open_app, empty_cache):
+    at = open_app()
+    intro = at.markdown[0].value
+    assert "variational autoencoder" in intro.lower() and "Start training" in intro
+    assert intro.count(". ") + intro.endswith(".") <= 3, "two sentences (and what to do first)"
+
+
+@pytest.mark.parametrize("name", ["two-moons", "mnist"])
+def test_the_first_run_note_speaks_of_the_sidebars_dataset(open_app, empty_cache, request, name):
+    """It said "the default (8×8 digits, …) takes a few seconds" on MNIST too."""
+    if name == "mnist":
+        request.getfixturevalue("real_data_root")
+    at = open_app(dataset=name)
+    note = next(i.value for i in at.info if "Nothing has been trained" in i.value)
+    assert DATASETS[name].title in note and "8×8" not in note and "a few seconds" not in note

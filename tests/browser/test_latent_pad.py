@@ -83,3 +83,35 @@ def test_the_pointer_decodes_in_the_browser(trained_server, browser, artifacts):
     print("latent pad timings:", pad_state(page))  # figures for the report, not assertions
     page.locator(".pad-root").screenshot(path=artifacts / "pad.png")
     page.context.close()
+
+
+def test_the_keyboard_moves_the_point_and_enter_moves_the_sliders(trained_server, browser):
+    """The plane takes the focus (Tab reaches it); arrow keys move the decoded point, Enter the sliders."""
+    from playwright.sync_api import expect
+
+    url, _ = trained_server
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{url}/latent")
+    page.wait_for_selector(".pad-root[data-z]")
+    plane, root = page.locator(".pad-plane"), page.locator(".pad-root")
+    expect(root).to_have_attribute("data-z", "0.000,0.000")
+    page.wait_for_selector(IDLE)
+    assert plane.get_attribute("tabindex") == "0"
+    assert plane.evaluate("c => [c.width, c.height]") == [300, 300], "a square plane, drawn 1:1"
+    plane.focus()
+    before = page.locator(".pad-image").evaluate("c => c.toDataURL()")
+    bound = float(root.get_attribute("data-bound"))
+    step = 2 * bound / 60
+    for _ in range(6):
+        plane.press("ArrowRight")
+    plane.press("Shift+ArrowUp")
+    z = [float(v) for v in root.get_attribute("data-z").split(",")]
+    np.testing.assert_allclose(z, [6 * step, 5 * step], atol=1e-3)
+    assert page.locator(".pad-image").evaluate("c => c.toDataURL()") != before, "the image follows the keys"
+    expect(page.locator(".pad-readout")).to_contain_text("under the pointer")
+    assert "ms" not in page.locator(".pad-readout").inner_text(), "no developer timings unless asked for"
+    plane.press("Enter")
+    z1 = round(6 * step / 0.05) * 0.05
+    expect(page.locator(".st-key-z1").get_by_role("slider")).to_have_attribute("aria-valuetext", f"{z1:.2f}")
+    page.context.close()

@@ -59,23 +59,22 @@ def test_train_explore_and_compare_the_elbo(server, page, artifacts):
     expect(page.locator(".js-plotly-plot")).to_have_count(3)  # curves, KL per dim, latent scatter
     snapshot(page, artifacts / "train.png")
 
-    # Latent space: moving z1 decodes a different image.
+    # Latent space: moving z1 decodes a different image (the pad's: the page's one decoded image).
     page.get_by_role("link", name="Latent space").click()
-    decoded = page.locator(".st-key-decoded img")
-    expect(decoded).to_have_count(1)
+    root, decoded = page.locator(".pad-root"), page.locator(".pad-image")
+    expect(root).to_have_attribute("data-z", "0.000,0.000")
     page.wait_for_selector(IDLE)
-    before = decoded.get_attribute("src")
+    before = decoded.evaluate("c => c.toDataURL()")
     slider = page.locator(".st-key-z1").get_by_role("slider")  # a visually hidden input[type=range]
     slider.focus()
     for _ in range(10):
         slider.press("ArrowRight")
     expect(slider).to_have_attribute("aria-valuetext", "0.50")
-    page.wait_for_function(
-        "([sel, old]) => { const i = document.querySelector(sel); return i && i.getAttribute('src') !== old; }",
-        arg=[".st-key-decoded img", before],
-    )
+    expect(root).to_have_attribute("data-z", "0.500,0.000")
+    assert decoded.evaluate("c => c.toDataURL()") != before
     page.wait_for_selector(IDLE)
-    expect(page.get_by_text("E[x | z] at the sliders (z1 = +0.50)")).to_be_visible()
+    expect(page.locator(".pad-readout")).to_have_text("(z1, z2) = (+0.50, +0.00) at the sliders (✕)")
+    expect(page.locator(".st-key-decoded img")).to_have_count(0)  # no second, server-side copy
     snapshot(page, artifacts / "latent.png")
 
     # ELBO vs log p(x): the page shows ELBO <= importance estimate <= quadrature.

@@ -8,11 +8,23 @@ import torch
 
 from vae_core import build_model, make_config
 from vae_core.vae.evaluate import estimate_curve
+from vae_core.vae.posterior import PosteriorView
 from vae_core.vae.train import EpochInfo, StepInfo
-from vae_core.views.arrays import as_images, decode_at, interpolate, manifold, prior_quantiles, prior_samples, tile
-from vae_core.views.estimate_figures import log_k_figure
-from vae_core.views.latent_figures import latent_scatter
+from vae_core.views.arrays import (
+    app_icon,
+    as_images,
+    decode_at,
+    interpolate,
+    manifold,
+    manifold_codes,
+    prior_quantiles,
+    prior_samples,
+    tile,
+)
+from vae_core.views.estimate_figures import log_k_figure, posterior_figure, posterior_multiples
+from vae_core.views.latent_figures import latent_limit, latent_scatter, manifold_figure
 from vae_core.views.projection import project
+from vae_core.views.style import PALETTE, enlarged
 from vae_core.views.training_figures import kl_bars, training_curves
 
 
@@ -77,18 +89,67 @@ def test_estimate_curve_has_one_column_per_repeat(model):
     assert naive.shape == (2, 2)
 
 
-def test_one_scattergl_trace_with_row_indices():
+def test_one_trace_per_class_with_row_indices_and_a_legend_that_isolates():
+    labels = np.array([0, 1, 2, 1, 0])
+    fig = latent_scatter(np.arange(5.0), np.zeros(5), labels, ["a", "b", "c"], marker=(1, 2))
+    codes = [t for t in fig.data if t.customdata is not None]
+    assert [t.name for t in codes] == ["a", "b", "c"] and {t.type for t in codes} == {"scattergl"}
+    assert sorted(r for t in codes for r in t.customdata) == [0, 1, 2, 3, 4]  # a click names its row
+    assert list(codes[1].customdata) == [1, 3] and list(codes[1].x) == [1.0, 3.0]
+    assert [t.marker.color for t in codes] == list(PALETTE[:3])
+    assert fig.layout.legend.itemclick == "toggleothers", "a legend click shows that class alone"
+    svg = latent_scatter(np.arange(5.0), np.zeros(5), labels, ["a", "b", "c"], gl=False)
+    assert {t.type for t in svg.data} == {"scatter"}
+
+
+def test_the_own_image_marker_is_drawn_on_top_large_and_outlined():
+    """Among 10,000 WebGL points an SVG marker hides under the WebGL layer: same kind, last, big."""
+    labels = np.arange(10_000) % 10
+    xy = np.random.default_rng(0).normal(size=(2, 10_000))
+    fig = latent_scatter(xy[0], xy[1], labels, [str(c) for c in range(10)], marker=(0.0, 0.0))
+    mark, codes = fig.data[-1], fig.data[0]
+    assert mark.type == codes.type == "scattergl", "the marker in the codes' layer, drawn after them"
+    assert mark.marker.size >= 2.5 * codes.marker.size
+    assert mark.marker.line.width >= 1 and mark.marker.line.color != mark.marker.color  # an outline
+    assert mark.name == "your image"
+
+
+def test_the_latent_plane_is_drawn_on_the_priors_scale():
+    """A collapsed model's codes (all within ±0.1) are drawn at the prior's ±3, with its circles."""
+    tiny = np.random.default_rng(0).normal(scale=0.03, size=(2, 300))
+    assert latent_limit(tiny) == 3.0 and latent_limit(np.array([-4.2, 1.0])) == 5.0
+    fig = latent_scatter(tiny[0], tiny[1], np.zeros(300, int), ["a"], lim=latent_limit(tiny), prior=True)
+    assert list(fig.layout.xaxis.range) == [-3, 3] and list(fig.layout.yaxis.range) == [-3, 3]
+    rings = [t for t in fig.data if t.legendgroup == "prior"]
+    assert [round(max(t.x), 3) for t in rings] == [1, 2, 3]
+    one_d = latent_scatter(tiny[0], tiny[1], np.zeros(300, int), ["a"], lim=3.0, one_d=True)
+    assert list(one_d.layout.xaxis.range) == [-3, 3] and one_d.layout.yaxis.range is None
+
+
+def test_the_manifold_tiles_carry_their_z_on_hover():
+    images = np.random.default_rng(0).uniform(size=(9, 8, 8))
+    codes = manifold_codes(3, 2).numpy()
+    fig = manifold_figure(images, codes, ["z1", "z2"], min_size=16)
+    picture, points = fig.data
+    assert picture.type == "image" and picture.source.startswith("data:image/png;base64,")
+    assert np.allclose(np.asarray(points.customdata), codes) and "z2 = %{customdata[1]" in points.hovertemplate
+    assert list(points.x[:3]) == [8, 25, 42] and list(points.y[::3]) == [8, 25, 42]  # tile centres, 16-px tiles
+    assert torch.allclose(manifold(Identity2D(), 3, [0, 1], torch.zeros(2)), torch.from_numpy(codes))
+
+
+def test_enlarged_scales_what_a_class_must_see():
     fig = latent_scatter(np.arange(5.0), np.zeros(5), np.array([0, 1, 2, 1, 0]), ["a", "b", "c"], marker=(1, 2))
-    assert [t.type for t in fig.data] == ["scattergl", "scatter"]
-    assert list(fig.data[0].customdata) == [0, 1, 2, 3, 4] and list(fig.data[1].x) == [1]
-    svg = latent_scatter(np.arange(5.0), np.zeros(5), np.array([0, 1, 2, 1, 0]), ["a", "b", "c"], gl=False)
-    assert [t.type for t in svg.data] == ["scatter"] and list(svg.data[0].customdata) == [0, 1, 2, 3, 4]
+    before = [t.marker.size for t in fig.data]
+    enlarged(fig, 2.0)
+    assert [t.marker.size for t in fig.data] == [2 * s for s in before]
+    assert fig.layout.height == 920 and fig.layout.font.size == 18
+    assert fig.data[-1].marker.line.width == 4
 
 
 def test_long_runs_are_thinned_to_fixed_steps():
     """At most max_points per batch curve, every 2**j-th step: points already drawn stay put."""
     steps = [StepInfo(s, 0, 1.0, -float(s), 1.0, -float(s) - 1, float(s) + 1, 5000) for s in range(1, 5001)]
-    recon = lambda fig: next(t for t in fig.data if t.name == "recon (batch)")  # noqa: E731
+    recon = lambda fig: next(t for t in fig.data if t.meta == "recon (batch)")  # noqa: E731
     short, long = recon(training_curves(steps[:900], [])), recon(training_curves(steps, []))
     assert list(short.x) == list(range(1, 901))  # nothing dropped below max_points
     assert len(long.x) <= 1000 and list(long.x[:3]) == [1, 9, 17]  # stride 8 for 5000 steps
@@ -101,9 +162,13 @@ def test_training_curves_and_kl_bars_and_log_k():
     steps = [StepInfo(s, 0, 2.0, -30.0 + s, 3.0, -33.0 + s, 36.0, 4) for s in range(1, 5)]
     epochs = [EpochInfo(1, 4, 0.1, -27, 3, -30, -28, 3, -31, [2.9, 0.001], 1, 1)]
     fig = training_curves(steps, epochs)
-    beta_kl = next(t for t in fig.data if t.name.startswith("β·KL"))
+    beta_kl = next(t for t in fig.data if t.meta.startswith("β·KL"))
     assert list(beta_kl.y) == [6.0] * 4  # beta-weighted
     assert len(fig.data) == 4 + 6
+    shown = [t.name for t in fig.data if t.showlegend]  # the subplot titles name the panels, not the legend
+    assert shown == ["each training batch", "β·KL (batch, in the loss)", "train set, per epoch", "test set, per epoch"]
+    test = [t for t in fig.data if t.legendgroup == "test set, per epoch"]
+    assert [t.yaxis for t in test] == ["y", "y2", "y3"], "one legend entry toggles all three panels"
     bars = kl_bars([2.9, 0.001], 1)
     assert "1 of 2 units active" in bars.layout.title.text
     assert bars.data[0].marker.color[0] != bars.data[0].marker.color[1]
@@ -116,3 +181,53 @@ def test_project_subsamples_and_returns_two_columns(method):
     mu = np.random.default_rng(0).normal(size=(120, 5))
     idx, xy = project(mu, method, max_points=50)
     assert xy.shape == (50, 2) and len(set(idx)) == 50 and (np.diff(idx) > 0).all()
+
+
+def test_the_bound_has_its_own_panel_at_the_scale_of_the_gap():
+    """MNIST-like numbers: the bound within 4 nats, the naive estimate 80 nats lower at k = 1."""
+    ks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+    rise = np.linspace(0, 2.5, len(ks))[:, None]
+    importance = -153.0 + rise + np.random.default_rng(0).normal(scale=0.05, size=(len(ks), 3))  # (K, R)
+    prior = np.linspace(-230.0, -151.0, len(ks))[:, None] + np.zeros((1, 3))
+    fig = log_k_figure(ks, importance, elbo=-153.1, prior=prior, quadrature=-149.3)
+    lo, hi = fig.layout.yaxis.range
+    assert lo > -160 and hi < -145 and hi - lo < 3 * 3.8, "the gap ELBO → log p(x) fills the panel"
+    naive = next(t for t in fig.data if t.name == "naive estimate (z ~ prior)")
+    assert naive.xaxis == "x2" and fig.layout.yaxis2.range is None  # beside it, on its own scale
+    bound = {t.name for t in fig.data if t.xaxis in (None, "x")}
+    assert {"importance-sampled L_k (z ~ q)", "ELBO", "log p(x) by quadrature"} <= bound
+    assert list(fig.layout.xaxis.tickvals) == [1, 10, 100, 1000, 5000]
+    assert list(fig.layout.xaxis.ticktext) == ["1", "10", "100", "1000", "5000"]
+    assert not fig.layout.annotations, "line labels are legend entries, not text under the toolbar"
+    alone = log_k_figure(ks[:4], importance[:4], elbo=-153.1)
+    assert list(alone.layout.xaxis.tickvals) == [1, 10]
+
+
+def _view(scale: float, kl: float) -> PosteriorView:
+    axis = np.linspace(-3 * scale, 3 * scale, 21)
+    log_post = -0.5 * (axis[:, None] ** 2 + axis[None, :] ** 2) / scale**2
+    return PosteriorView((axis, axis), log_post, np.zeros(2), np.full(2, 2 * np.log(scale)), kl, -20.0)
+
+
+def test_the_posterior_legend_sits_on_the_page_background():
+    """Inside the plot a light legend box lay on the heatmap's white: white on white in a dark theme."""
+    v = _view(1.0, 0.5)
+    fig = posterior_figure(list(v.axes), v.density, v.mu, v.logvar)
+    legend = fig.layout.legend
+    assert legend.y < 0 and legend.yanchor == "top", "under the plot area"
+    assert legend.bgcolor in (None, "rgba(0,0,0,0)"), "no fixed light box"
+    assert fig.data[0].colorbar.title.side == "right"
+
+
+def test_the_small_multiples_share_their_axes():
+    views = {0: _view(1.0, 5.0), 10: _view(0.3, 1.0), 50: _view(0.1, 0.2)}
+    fig = posterior_multiples(views)
+    xs = [fig.layout[f"xaxis{i if i > 1 else ''}"] for i in (1, 2, 3)]
+    assert all(list(a.range) == [-3.0, 3.0] for a in xs), "the widest window, for every epoch"
+    assert {a.matches for a in xs[1:]} == {"x"}
+    assert all(note.y == 0 and note.yanchor == "top" for note in fig.layout.annotations), "titles under the panels"
+
+
+def test_the_app_icon_is_a_picture():
+    icon = app_icon()
+    assert icon.shape == (64, 64, 4) and icon.dtype == np.uint8 and icon[..., 3].max() == 255

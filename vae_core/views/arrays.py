@@ -1,5 +1,6 @@
 """The arrays behind the pages' pictures: decoded grids over the prior's quantiles, decoded points,
-interpolations, traversals, prior samples, and pixel vectors tiled into one image.
+interpolations, traversals, prior samples, pixel vectors tiled into one image, and a grey
+picture as a PNG (for a chart that shows one).
 
 Computed here so that they can be tested without a browser; the pages only draw them. Images
 are the decoder's mean E[x|z] (pixel probabilities). Pure torch and numpy.
@@ -7,7 +8,10 @@ are the decoder's mean E[x|z] (pixel probabilities). Pure torch and numpy.
 
 from __future__ import annotations
 
+import base64
 import math
+import struct
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,15 +62,20 @@ def manifold(model: Any, n: int, dims: Sequence[int], base: torch.Tensor) -> tor
     Two dims: (n*n, x_dim) in reading order, z1 rising to the right and z2 rising upwards
     (row 0 is the largest z2), so the picture matches a scatter of the codes. One dim: (n, x_dim).
     """
-    q = prior_quantiles(n)
-    if len(dims) == 1:
-        z = base.repeat(n, 1)
-        z[:, dims[0]] = q
-    else:
-        z2, z1 = torch.meshgrid(q.flip(0), q, indexing="ij")
-        z = base.repeat(n * n, 1)
-        z[:, dims[0]], z[:, dims[1]] = z1.reshape(-1), z2.reshape(-1)
+    grid = manifold_codes(n, len(dims))  # (N, len(dims))
+    z = base.repeat(len(grid), 1)
+    z[:, list(dims)] = grid
     return model.mean(z)
+
+
+def manifold_codes(n: int, n_dims: int) -> torch.Tensor:
+    """The values of the moving dims at each image of ``manifold``, in its order: (n, 1) for one
+    dim, (n*n, 2) for two (z1 rising to the right, z2 rising upwards)."""
+    q = prior_quantiles(n)
+    if n_dims == 1:
+        return q[:, None]
+    z2, z1 = torch.meshgrid(q.flip(0), q, indexing="ij")
+    return torch.stack([z1.reshape(-1), z2.reshape(-1)], 1)
 
 
 @torch.inference_mode()
@@ -94,3 +103,31 @@ def traversals(model: Any, dims: Sequence[int], n: int) -> torch.Tensor:
     (len(dims) * n, x_dim), one row per dimension."""
     base = torch.zeros(model.latent_dim)
     return torch.cat([manifold(model, n, [d], base) for d in dims])
+
+
+def png_data_uri(picture: np.ndarray) -> str:
+    """A grey uint8 picture (H, W) as a ``data:image/png`` URI (PNG written with zlib: 8-bit grey)."""
+    h, w = picture.shape
+    rows = b"".join(b"\x00" + np.ascontiguousarray(row, dtype=np.uint8).tobytes() for row in picture)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)  # 8-bit greyscale, no interlace
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def app_icon(size: int = 64) -> np.ndarray:
+    """The app's own favicon, drawn here (an emoji needs an emoji font; a Material icon would be
+    fetched from Google): a Gaussian cloud in the palette's blue with a crimson ✕. (size, size, 4) uint8."""
+    t = (np.arange(size) + 0.5) / size * 2 - 1  # (size,), -1 … 1
+    xx, yy = np.meshgrid(t, t)
+    alpha = np.exp(-(xx**2 + yy**2) / (2 * 0.45**2))  # a 2-D Gaussian
+    icon = np.zeros((size, size, 4))
+    icon[..., :3], icon[..., 3] = (0, 114, 178), 255 * alpha  # PALETTE[0]
+    cross = (np.abs(np.abs(xx - 0.2) - np.abs(yy + 0.2)) < 0.12) & (
+        np.maximum(np.abs(xx - 0.2), np.abs(yy + 0.2)) < 0.4
+    )
+    icon[cross] = (220, 20, 60, 255)  # crimson
+    return icon.round().astype(np.uint8)

@@ -22,24 +22,49 @@ def log_k_figure(
     prior: np.ndarray | None = None,
     quadrature: float | None = None,
 ) -> go.Figure:
-    """The k-sample estimates (K, R) against k on a log axis: mean and min-max over repeats."""
-    fig = go.Figure()
-    _band(fig, ks, importance, "importance-sampled L_k (z ~ q)", PALETTE[0])
-    if prior is not None:
-        _band(fig, ks, prior, "naive estimate (z ~ prior)", PALETTE[1])
-    fig.add_hline(y=elbo, line=dict(color=PALETTE[2], dash="dash"), annotation_text="ELBO")
+    """The k-sample estimates (K, R) against k on a log axis: mean and min-max over repeats.
+
+    The bound gets its own panel, at the scale of the gap between the ELBO and log p(x) (the
+    quadrature, else the best L_k), where ELBO ≤ L_k ≤ log p(x) can be read; the naive
+    estimate, often hundreds of nats lower at small k, goes in a panel of its own beside it."""
+    two = prior is not None
+    fig = make_subplots(1, 2, column_widths=[0.58, 0.42], horizontal_spacing=0.09) if two else go.Figure()
+    panels = [dict(row=1, col=1), dict(row=1, col=2)] if two else [{}]
+    _band(fig, ks, importance, "importance-sampled L_k (z ~ q)", PALETTE[0], **panels[0])
+    if two:
+        _band(fig, ks, prior, "naive estimate (z ~ prior)", PALETTE[1], **panels[1])
+    ends = [ks[0], ks[-1]]
+    lines = [("ELBO", elbo, dict(color=PALETTE[2], dash="dash", width=2))]
     if quadrature is not None:
-        fig.add_hline(y=quadrature, line=dict(color="black"), annotation_text="log p(x) by quadrature")
-    fig.update_xaxes(type="log", title_text="k, samples per estimate")
-    fig.update_yaxes(title_text="nats")
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10), legend=dict(x=0.45, y=0.05))
+        lines.append(("log p(x) by quadrature", quadrature, dict(color="#444444", width=2)))
+    for name, value, line in lines:  # legend entries, not labels in the chart's corner
+        for i, panel in enumerate(panels):
+            fig.add_scatter(x=ends, y=[value, value], mode="lines", name=name, line=line, **panel)
+            fig.data[-1].update(legendgroup=name, showlegend=i == 0, hovertemplate=f"{name}: {NATS}<extra></extra>")
+    top = quadrature if quadrature is not None else float(importance[-1].mean())
+    means = importance.mean(1)
+    lo, hi = min(elbo, float(means.min())), max(top, float(means.max()))
+    pad = max(0.3 * (hi - lo), 1e-3)
+    ticks = _log_ticks(ks)
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:d}" for t in ticks])
+    fig.update_xaxes(title_text="k — the bound: ELBO ≤ L_k ≤ log p(x)", **panels[0])
+    fig.update_yaxes(title_text="nats", range=[lo - pad, hi + pad], **panels[0])
+    if two:
+        fig.update_xaxes(title_text="k — naive estimate (own scale)", **panels[1])
+    fig.update_layout(height=440, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", x=0, y=-0.22))
     return fig
 
 
-def _band(fig: go.Figure, ks: Sequence[int], values: np.ndarray, name: str, color: str) -> None:
+def _log_ticks(ks: Sequence[int]) -> list[int]:
+    """Ticks a log-k axis reads aloud: the powers of ten within ks, and the largest k."""
+    powers = [10**p for p in range(0, 10) if ks[0] <= 10**p <= ks[-1]]
+    return sorted({*powers, int(ks[-1])})
+
+
+def _band(fig: go.Figure, ks: Sequence[int], values: np.ndarray, name: str, color: str, **panel: int) -> None:
     lo, hi, mean = values.min(1), values.max(1), values.mean(1)
     ks = list(ks)
-    fig.add_scatter(x=ks + ks[::-1], y=np.r_[hi, lo[::-1]], fill="toself", line=dict(width=0), opacity=0.25)
+    fig.add_scatter(x=ks + ks[::-1], y=np.r_[hi, lo[::-1]], fill="toself", line=dict(width=0), opacity=0.25, **panel)
     fig.data[-1].update(fillcolor=color, hoverinfo="skip", showlegend=False)
     fig.add_scatter(
         x=ks,
@@ -50,6 +75,7 @@ def _band(fig: go.Figure, ks: Sequence[int], values: np.ndarray, name: str, colo
         line=dict(color=color),
         hovertemplate=f"{name}<br>k = %{{x}}: %{{y:.3f}} nats (repeats %{{customdata[0]:.3f}} … "
         "%{customdata[1]:.3f})<extra></extra>",
+        **panel,
     )
 
 
@@ -72,7 +98,7 @@ def posterior_figure(
             y=axes[1],
             z=density.T,  # plotly rows are y
             colorscale="Blues",
-            colorbar=dict(title="p(z|x)"),
+            colorbar=dict(title=dict(text="p(z|x)", side="right")),  # beside the bar, not under the toolbar
             hovertemplate="z1 %{x:.2f}, z2 %{y:.2f}: %{z:.3g}<extra></extra>",
         )
         for k, dash in ((1, "solid"), (2, "dash")):
@@ -85,28 +111,35 @@ def posterior_figure(
                 line=dict(color="crimson", dash=dash, width=2),
                 hoverinfo="skip",
             )
-        fig.update_layout(xaxis_title="z1", yaxis_title="z2", legend=dict(x=0, y=1, bgcolor="rgba(255,255,255,0.6)"))
+        # The legend under the plot, on the page's own background: inside, on the heatmap's white, a
+        # dark theme's light text could not be read (and above it, the chart's toolbar covers it).
+        fig.update_layout(xaxis_title="z1", yaxis_title="z2")
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10))
+    legend = dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top", bgcolor="rgba(0,0,0,0)")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=legend)
     return fig
 
 
-def posterior_multiples(views: dict[int, Any], *, height: int = 250) -> go.Figure:
-    """The true posterior (heatmap) under q(z|x) at 1 sigma, one small panel per checkpoint epoch.
-    ``views`` maps epoch -> an ``estimators.PosteriorView``."""
+def posterior_multiples(views: dict[int, Any], *, height: int = 270) -> go.Figure:
+    """The true posterior (heatmap) under q(z|x) at 1 sigma, one small panel per checkpoint epoch,
+    all on the same axes (the union of their windows), so that q's shrinking can be judged.
+    ``views`` maps epoch -> a ``posterior.PosteriorView``; titles go under the panels."""
     epochs = sorted(views)
     titles = [f"epoch {e} · KL {views[e].kl:.2f}" for e in epochs]
-    fig = make_subplots(1, len(epochs), subplot_titles=titles, horizontal_spacing=0.015)
+    fig = make_subplots(
+        1, len(epochs), subplot_titles=titles, horizontal_spacing=0.015, shared_xaxes="all", shared_yaxes="all"
+    )
     for col, e in enumerate(epochs, 1):
         v = views[e]
         fig.add_heatmap(x=v.axes[0], y=v.axes[1], z=v.density.T, colorscale="Blues", showscale=False, row=1, col=col)
         fig.data[-1].hovertemplate = "z1 %{x:.2f}, z2 %{y:.2f}: %{z:.3g}<extra></extra>"
         ex, ey = ellipse(v.mu, v.logvar)
         fig.add_scatter(x=ex, y=ey, mode="lines", line=dict(color="crimson", width=2), hoverinfo="skip", row=1, col=col)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False)
-    fig.update_annotations(font_size=11)
-    fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
+    window = [np.concatenate([v.axes[k] for v in views.values()]) for k in (0, 1)]
+    fig.update_xaxes(showticklabels=False, range=[float(window[0].min()), float(window[0].max())])
+    fig.update_yaxes(showticklabels=False, range=[float(window[1].min()), float(window[1].max())])
+    fig.update_annotations(font_size=11, y=0, yanchor="top", yshift=-4)  # under each panel
+    fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=30))
     return fig
 
 

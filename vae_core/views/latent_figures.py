@@ -3,6 +3,7 @@ beside the model's samples."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,16 +11,18 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from vae_core.views.arrays import png_data_uri, tile
 from vae_core.views.style import PALETTE
 
+PRIOR_LIMIT = 3.0  # the latent plane shows at least ±3: the prior N(0, I) holds 99.7% of each axis there
+MARKER = dict(size=22, symbol="x", color="crimson", line=dict(width=2, color="white"))  # filled, outlined ✕
 
-def _colorscale(n: int) -> list[list[Any]]:
-    """A stepped colour scale: class c of n gets one flat colour over [c/n, (c+1)/n]."""
-    scale = []
-    for c in range(max(n, 1)):
-        color = PALETTE[c % len(PALETTE)]
-        scale += [[c / max(n, 1), color], [(c + 1) / max(n, 1), color]]
-    return scale
+
+def latent_limit(*coords: np.ndarray) -> float:
+    """Half the side of a square latent window: at least the prior's ±3, and every code inside it
+    (rounded up to a whole number), so a collapsed model's codes show as the dot they are."""
+    top = max((float(np.abs(c).max()) for c in coords if np.size(c)), default=0.0)
+    return float(max(PRIOR_LIMIT, np.ceil(top)))
 
 
 def latent_scatter(
@@ -29,64 +32,79 @@ def latent_scatter(
     class_names: Sequence[str],
     *,
     marker: tuple[float, float] | None = None,
+    marker_name: str = "your image",
     picked: int | None = None,
     titles: tuple[str, str] = ("z1", "z2"),
+    lim: float | None = None,
+    prior: bool = False,
+    one_d: bool = False,
     height: int = 460,
     gl: bool = True,
 ) -> go.Figure:
-    """Codes as ONE scatter trace coloured by label (customdata = row index, so a click's
-    point index is the test-set row), plus the slider position and a picked point on top.
-    ``gl=False`` draws SVG instead of WebGL: for a few hundred points and a chart redrawn while
-    a run trains, that is ~50 ms against ~200 ms for a fresh WebGL context per redraw."""
-    fig = go.Figure(_codes_trace(x, y, np.asarray(labels), class_names, gl))
-    if picked is not None:
-        _mark(
-            fig,
-            (x[picked], y[picked]),
-            "picked",
-            dict(size=16, color="rgba(0,0,0,0)", line=dict(width=3, color="black")),
+    """Codes (N,) x (N,) as one trace per class (customdata = test-set row, so a click names its
+    row; a legend click shows that class alone), a picked point and a marker on top.
+
+    ``lim`` fixes both axes to [-lim, lim] (the prior's scale: see ``latent_limit``), only x for
+    ``one_d`` (z1 against the jittered label); ``prior`` draws the prior's 1, 2 and 3σ circles
+    underneath. ``gl=False`` draws SVG instead of WebGL:
+    for a few hundred points and a chart redrawn while a run trains, that is ~50 ms against
+    ~200 ms for a fresh WebGL context per redraw. Marks on top are of the codes' kind: plotly
+    draws WebGL traces over SVG ones, so an SVG marker would hide under 10,000 codes."""
+    labels = np.asarray(labels)
+    kind = go.Scattergl if gl else go.Scatter
+    fig = go.Figure()
+    if prior:
+        _prior_rings(fig)
+    for name, rows, color in _classes(labels, class_names):
+        fig.add_trace(
+            kind(x=x[rows], y=y[rows], customdata=rows, name=name, legendgroup=name, mode="markers", marker=color)
         )
+        fig.data[-1].hovertemplate = f"test image #%{{customdata}}: {name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"
+    if picked is not None:
+        ring = dict(size=18, color="rgba(0,0,0,0)", line=dict(width=3, color="black"))
+        _mark(fig, kind, (x[picked], y[picked]), f"test image #{picked}", ring)
     if marker is not None:
-        _mark(fig, marker, "sliders", dict(size=18, symbol="x-thin", line=dict(width=4, color="crimson")))
+        _mark(fig, kind, marker, marker_name, MARKER)
     fig.update_layout(
         xaxis_title=titles[0],
         yaxis_title=titles[1],
         height=height,
-        margin=dict(l=10, r=10, t=10, b=10),
-        showlegend=False,
+        margin=dict(l=10, r=10, t=40, b=10),  # the top 40 px: under the chart's toolbar
+        legend=dict(title_text="label", itemclick="toggleothers", itemdoubleclick="toggle", itemsizing="constant"),
+        showlegend=bool(len(class_names)) or marker is not None,
         clickmode="event+select",
         dragmode="pan",
     )
+    if lim is not None:
+        fig.update_xaxes(range=[-lim, lim], constrain="domain")
+    if lim is not None and not one_d:
+        fig.update_yaxes(range=[-lim, lim], scaleanchor="x", scaleratio=1, constrain="domain")
     return fig
 
 
-def _codes_trace(x: np.ndarray, y: np.ndarray, labels: np.ndarray, class_names: Sequence[str], gl: bool) -> Any:
-    names = np.array([class_names[c] if 0 <= c < len(class_names) else "?" for c in labels])
-    return (go.Scattergl if gl else go.Scatter)(
-        x=x,
-        y=y,
-        mode="markers",
-        marker=_label_markers(labels, class_names),
-        customdata=np.arange(len(x)),
-        text=names,
-        hovertemplate="test image #%{customdata}: %{text}<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
-        name="test codes",
-    )
+def _classes(labels: np.ndarray, class_names: Sequence[str]) -> list[tuple[str, np.ndarray, dict[str, Any]]]:
+    """(name, test-set rows, marker) per class present; one grey-free group if there are no names."""
+    if not len(class_names):
+        return [("test codes", np.arange(len(labels)), dict(size=5, color=PALETTE[0]))]
+    out = []
+    for c, name in enumerate(class_names):
+        rows = np.flatnonzero(labels == c)
+        out.append((name, rows, dict(size=6, opacity=0.8, color=PALETTE[c % len(PALETTE)])))
+    return out
 
 
-def _label_markers(labels: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
-    """Markers coloured by class, with a colour bar naming the classes (one colour if unlabelled)."""
-    n = len(class_names)
-    if not n:
-        return dict(size=5, color=PALETTE[0])
-    bar = dict(tickvals=list(range(n)), ticktext=list(class_names), title="label")
-    return dict(size=6, opacity=0.75, color=labels, colorscale=_colorscale(n), cmin=-0.5, cmax=n - 0.5, colorbar=bar)
+def _prior_rings(fig: go.Figure) -> None:
+    """The prior's 1, 2 and 3σ circles (dotted grey), one legend entry for the three."""
+    t = np.linspace(0, 2 * np.pi, 121)
+    for k in (1, 2, 3):
+        fig.add_scatter(x=k * np.cos(t), y=k * np.sin(t), mode="lines", name="prior N(0, I): 1, 2, 3σ")
+        fig.data[-1].update(line=dict(color="#999999", width=1, dash="dot"), hoverinfo="skip")
+        fig.data[-1].update(legendgroup="prior", showlegend=k == 1)
 
 
-def _mark(fig: go.Figure, point: tuple[float, float], name: str, marker: dict[str, Any]) -> None:
-    """One point drawn over the codes, outside the click-to-pick trace."""
-    fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", name=name, hoverinfo="skip")
-    fig.data[-1].marker = marker
+def _mark(fig: go.Figure, kind: Any, point: tuple[float, float], name: str, marker: dict[str, Any]) -> None:
+    """One point drawn over the codes (the last trace: on top), not a class of its own."""
+    fig.add_trace(kind(x=[point[0]], y=[point[1]], mode="markers", name=name, marker=marker, hoverinfo="name"))
 
 
 def data_space_figure(
@@ -112,4 +130,37 @@ def data_space_figure(
             fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", row=1, col=col, name="E[x|z] at sliders")
             fig.data[-1].marker = dict(size=16, symbol="x-thin", line=dict(width=4, color="crimson"))
     fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def manifold_figure(images: np.ndarray, codes: np.ndarray, names: Sequence[str], *, min_size: int = 28) -> go.Figure:
+    """The decoder's map: images (N, H, W) in rows of sqrt(N) (one row for one dim) as one sharp
+    picture, each tile at least ``min_size`` pixels, with the z of each tile on hover.
+    ``codes`` (N, len(names)): the moving dims' values per image (``arrays.manifold_codes``)."""
+    n, h, w = images.shape
+    ncols = n if codes.shape[1] == 1 else round(math.sqrt(n))
+    picture = tile(images, ncols, min_size=min_size)  # gutters of 1 px between tiles
+    s = max(1, math.ceil(min_size / max(h, w)))
+    r, c = np.divmod(np.arange(n), ncols)
+    hover = "<br>".join(f"{name} = %{{customdata[{i}]:.2f}}" for i, name in enumerate(names))
+    fig = go.Figure(go.Image(source=png_data_uri(picture), x0=0, y0=0, dx=1, dy=1, zsmooth=False, hoverinfo="skip"))
+    fig.add_scatter(
+        x=c * (w * s + 1) + w * s / 2,
+        y=r * (h * s + 1) + h * s / 2,
+        customdata=codes,
+        mode="markers",
+        marker=dict(size=max(4, h * s // 2), opacity=0),  # invisible: it only carries the hover
+        hovertemplate=hover + "<extra></extra>",
+        name="z at each tile",
+    )
+    fig.update_xaxes(visible=False, range=[0, picture.shape[1]])
+    fig.update_yaxes(visible=False, range=[picture.shape[0], 0], scaleanchor="x")
+    fig.update_layout(
+        width=picture.shape[1] + 20,
+        height=picture.shape[0] + 20,
+        margin=dict(l=10, r=10, t=10, b=10),
+        showlegend=False,
+        dragmode=False,
+        hovermode="closest",
+    )
     return fig

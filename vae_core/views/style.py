@@ -1,5 +1,13 @@
 """What every chart shares: the label palette, the grey of a collapsed unit, the hover text for
-nats, one field of a run's records as an array, and q(z|x)'s ellipse."""
+nats, one field of a run's records as an array, q(z|x)'s ellipse, and a figure enlarged for a
+projector.
+
+The palette is Okabe & Ito's (2008) seven colours (their black left out: it vanishes on a dark
+theme), reordered so that the first four, which the line charts use, are the strongest, plus
+three dark ones that stay apart from them: under a simulated deuteranopia, protanopia or
+tritanopia (Machado et al., 2009, severity 1) no two of the ten are closer than ΔE 16 in CIELAB
+(``colour.min_delta_e``; tests/core/test_colour.py).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from plotly.colors import qualitative
+import plotly.graph_objects as go
 
-PALETTE = qualitative.T10
+PALETTE = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#332288",  # indigo (Tol)
+    "#661100",  # dark brown (Tol)
+    "#5A5A5A",  # dark grey
+)
 COLLAPSED = "#bbbbbb"
 NATS = "%{y:.3f} nats"
 
@@ -25,3 +44,24 @@ def ellipse(mu: np.ndarray, logvar: np.ndarray, k: float = 1.0, n: int = 80) -> 
     t = np.linspace(0, 2 * np.pi, n)
     sigma = np.exp(0.5 * np.asarray(logvar))
     return mu[0] + k * sigma[0] * np.cos(t), mu[1] + k * sigma[1] * np.sin(t)
+
+
+def enlarged(fig: go.Figure, factor: float, *, font_size: int = 18) -> go.Figure:
+    """The figure for a projector, in place: type at ``font_size``, and every marker, line and a
+    set height or width ``factor`` times larger (what the back row must see is not only text)."""
+    fig.update_layout(font_size=font_size)
+    for side in ("height", "width"):
+        if fig.layout[side]:
+            fig.layout[side] = round(fig.layout[side] * factor)
+    for trace in fig.data:
+        marker, line = getattr(trace, "marker", None), getattr(trace, "line", None)
+        if marker is not None and isinstance(marker.size, int | float):
+            marker.size = marker.size * factor
+        if marker is not None and marker.line is not None and isinstance(marker.line.width, int | float):
+            marker.line.width = marker.line.width * factor
+        if line is not None and isinstance(line.width, int | float):
+            line.width = line.width * factor
+    for note in fig.layout.annotations:  # subplot titles: sized ones grow, the rest take font_size
+        if note.font.size:
+            note.font.size = note.font.size * factor
+    return fig

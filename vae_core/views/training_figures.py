@@ -21,6 +21,10 @@ def training_curves(steps: Sequence[Any], epochs: Sequence[Any], *, max_points: 
     """Reconstruction term, KL (raw and beta-weighted) and ELBO against the optimizer step:
     per step (training batches, thinned to at most ``max_points``) and per epoch (train and test).
 
+    The subplot titles name the three panels, so the legend names only what differs, once each
+    (each training batch, β·KL, the train and the test set per epoch); a legend click toggles that
+    kind in all three panels. Each trace's own name (e.g. "KL test (epoch)") is its ``meta``.
+
     Redrawn every second while a run trains, so it is built cheaply: only the kept steps are
     read, traces are plain dicts over one cached subplot layout, and the thinning keeps every
     ``2**j``-th step, so a live curve's points stay put and only halve now and then.
@@ -33,16 +37,21 @@ def training_curves(steps: Sequence[Any], epochs: Sequence[Any], *, max_points: 
         for row, (name, y) in enumerate(
             (("recon", column(kept, "recon")), ("KL", kl), ("ELBO", column(kept, "elbo"))), 1
         ):
-            traces.append(_line(row, x, y, f"{name} (batch)", PALETTE[0], width=1, opacity=0.6))
+            traces.append(_line(row, x, y, f"{name} (batch)", "each training batch", PALETTE[0], width=1, opacity=0.6))
         beta_kl = column(kept, "beta") * kl
-        traces.append(_line(2, x, beta_kl, "β·KL (batch, in the loss)", PALETTE[1], width=1, dash="dot", opacity=0.8))
+        name = "β·KL (batch, in the loss)"
+        traces.append(_line(2, x, beta_kl, name, name, PALETTE[1], width=1, dash="dot", opacity=0.8))
     if epochs:
         x = column(epochs, "step", int)
         mode = "lines+markers" if len(epochs) <= MARKED_EPOCHS else "lines"
         for row, (term, name) in enumerate((("recon", "recon"), ("kl", "KL"), ("elbo", "ELBO")), 1):
             for split, color in (("train", PALETTE[2]), ("test", PALETTE[3])):
                 y = column(epochs, f"{split}_{term}")
-                traces.append(_line(row, x, y, f"{name} {split} (epoch)", color, mode=mode))
+                traces.append(_line(row, x, y, f"{name} {split} (epoch)", f"{split} set, per epoch", color, mode=mode))
+    seen: set[str] = set()
+    for trace in traces:  # one legend entry per kind, on its first trace
+        trace["showlegend"] = trace["legendgroup"] not in seen
+        seen.add(trace["legendgroup"])
     return go.Figure(data=traces, layout=_curves_layout())
 
 
@@ -69,8 +78,9 @@ def _curves_layout() -> dict[str, Any]:
     return fig.layout.to_plotly_json()
 
 
-def _line(row: int, x: np.ndarray, y: np.ndarray, name: str, color: str, **style: Any) -> dict[str, Any]:
-    """A scatter trace on subplot ``row`` of the training curves, as a plain dict."""
+def _line(row: int, x: np.ndarray, y: np.ndarray, name: str, kind: str, color: str, **style: Any) -> dict[str, Any]:
+    """A scatter trace on subplot ``row`` of the training curves, as a plain dict: ``name`` its own,
+    ``kind`` its legend entry (shared by the three panels)."""
     mode = style.pop("mode", "lines")
     opacity = style.pop("opacity", 1.0)
     axis = "" if row == 1 else str(row)
@@ -80,7 +90,9 @@ def _line(row: int, x: np.ndarray, y: np.ndarray, name: str, color: str, **style
         y=y.astype(np.float32),  # sent as base64 (plotly 6): half the bytes, ample for 3 decimals
         xaxis=f"x{axis}",
         yaxis=f"y{axis}",
-        name=name,
+        name=kind,
+        legendgroup=kind,
+        meta=name,
         mode=mode,
         opacity=opacity,
         line=dict(color=color, **style),

@@ -74,3 +74,49 @@ def describe_optimiser(config: RunConfig, root: str | Path | None = None) -> str
     bf16 = "hand-written, bf16 GEMMs" + (" (measured faster here)" if t.precision == "auto" else "")
     steps = {"bf16": bf16, "fp32": "hand-written, fp32", "autograd": "autograd"}[kind]
     return f"Adam, batch {t.batch_size}, {rate}, β₂ {t.adam_beta2:g}; steps: {steps}"
+
+
+def collapse_warning(active_units: int, latent_dim: int) -> str | None:
+    """What a page that draws codes says about collapsed units (KL ≈ 0); None if there are none."""
+    dead = latent_dim - active_units
+    if dead <= 0:
+        return None
+    text = (
+        f"Posterior collapse in {dead} of {latent_dim} latent dimension{'s' * (latent_dim > 1)}: there "
+        "q(z|x) equals the prior for every x, so those units carry no information."
+    )
+    if active_units == 0:
+        text += (
+            " Every code sits at the prior's centre: whatever pattern the points make lies far inside "
+            "the prior's 1σ circle, at a scale the decoder ignores."
+        )
+    return text
+
+
+def first_run_text(config: RunConfig) -> str:
+    """What the Train page says before anything has been trained with the sidebar's settings."""
+    m, t = config.model, config.train
+    return (
+        f"Nothing has been trained with these settings yet: {config.info.title}, a {m.latent_dim}-D latent "
+        f"space, β {t.beta:g}, {t.epochs} epochs. Press **Start training**: curves, reconstructions and "
+        "the latent space fill in while it learns, and the progress bar says how long is left."
+    )
+
+
+def posterior_story(epochs: Sequence[int], kl_posterior: Sequence[float], kl_prior: Sequence[float]) -> str:
+    """What the checkpoints of one image show, in its own numbers (nats): KL(q ‖ p(z|x)), the
+    ELBO's gap, and KL(q ‖ p(z)), its penalty, at the first and the last checkpoint."""
+    first = (
+        f"At epoch {epochs[0]} the weights are random: q(z|x) is wherever the untrained encoder puts it, "
+        f"{kl_prior[0]:.2f} nats from the prior and {kl_posterior[0]:.2f} nats from the untrained "
+        "decoder's true posterior."
+    )
+    if len(epochs) < 2:
+        return first
+    gap, start = kl_posterior[-1], kl_posterior[0]
+    trend = (
+        "training pulled q onto the posterior; what is left is the part a Gaussian can't fit"
+        if gap < start
+        else "it did not shrink here, since training moves the decoder, and with it p(z|x), as well as q"
+    )
+    return f"{first} After epoch {epochs[-1]} the gap is {gap:.2f} nats and the penalty {kl_prior[-1]:.2f}: {trend}."

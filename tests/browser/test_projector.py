@@ -1,0 +1,172 @@
+"""What a lecturer shows a class, in a real Chromium: the settings and the link survive "Train it
+now", no chart label hides under the chart's toolbar, the dark theme stays readable, a legend
+click isolates a class, and presenter mode enlarges what the back row must see."""
+
+from __future__ import annotations
+
+import io
+import re
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+from browser_helpers import IDLE, start_server, stop_server
+from PIL import Image
+
+from vae_core import get_or_train, make_config
+
+pytestmark = pytest.mark.browser
+
+DEFAULT = make_config("digits")  # 2-D latent, β 1
+
+
+@pytest.fixture(scope="module")
+def lecture_server(browser, tmp_path_factory):
+    """The app with the default digits model and its β = 4 twin already in its private cache."""
+    folder = tmp_path_factory.mktemp("lecture-server")
+    get_or_train(DEFAULT, root=folder / "models")
+    get_or_train(make_config("digits", beta=4.0), root=folder / "models")  # for Compare two runs
+    proc, url = start_server(folder / "models", folder / "streamlit.log")
+    yield url
+    stop_server(proc)
+
+
+def query(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def settle(page, selector: str) -> None:
+    page.wait_for_selector(IDLE)
+    page.locator(selector).first.wait_for()
+    page.wait_for_selector(IDLE)
+
+
+def test_train_it_now_keeps_the_settings_and_the_address_bar_follows(lecture_server, page):
+    """Bugs 1 and 2: the Train page opened on the default settings with the old link."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{lecture_server}/latent?dataset=digits&latent_dim=2&beta=2.5&epochs=3")
+    settle(page, "button:has-text('Train it now')")
+    assert query(page)["beta"] == "2.5" and urlparse(page.url).path.endswith("/latent")
+    beta = page.locator("[data-testid='stSidebar']").get_by_role("slider", name="β")
+    beta.focus()
+    beta.press("ArrowRight")  # a "no model yet" page: the link must follow the slider
+    expect(beta).to_have_attribute("aria-valuetext", "3")
+    page.wait_for_selector(IDLE)
+    expect(page).to_have_url(re.compile(r"[?&]beta=3(&|$)"))
+    page.get_by_role("button", name="Train it now").click()
+    expect(page.get_by_role("heading", name="Train")).to_be_visible()
+    expect(page.get_by_text("Trained and cached")).to_be_visible(timeout=120_000)
+    assert beta.get_attribute("aria-valuetext") == "3"
+    assert query(page) == {"dataset": "digits", "latent_dim": "2", "beta": "3", "epochs": "3"}
+    page.get_by_role("link", name="Latent space").click()
+    settle(page, ".pad-plane")
+    assert urlparse(page.url).path.endswith("/latent") and query(page)["beta"] == "3"
+
+
+def overlaps(a: dict, b: dict, slack: float = 1.0) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"] + slack
+        or b["x"] + b["width"] <= a["x"] + slack
+        or a["y"] + a["height"] <= b["y"] + slack
+        or b["y"] + b["height"] <= a["y"] + slack
+    )
+
+
+LABELS = ".infolayer text, .annotation text, .legendtext, .cbtitle text, .g-gtitle text"
+
+
+@pytest.mark.parametrize("path", ["", "latent", "elbo", "posterior", "gradients", "compare"])
+def test_no_label_hides_under_a_charts_toolbar(lecture_server, page, path):
+    page.goto(f"{lecture_server}/{path}?dataset=digits&latent_dim=2&beta=1")
+    settle(page, ".js-plotly-plot")
+    page.wait_for_timeout(1000)  # plotly draws its text after the element appears
+    charts = page.locator("[data-testid='stPlotlyChart']")
+    problems = []
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        chart.hover()
+        bar = chart.locator(".modebar")
+        bar.wait_for(state="visible")
+        toolbar = bar.bounding_box()
+        for label in chart.locator(LABELS).all():
+            box = label.bounding_box()
+            if box and box["width"] > 0 and overlaps(box, toolbar):
+                problems.append(f"chart {i}: {label.text_content()!r} under the toolbar")
+    assert not problems, problems
+
+
+def contrast(a: np.ndarray, b: np.ndarray) -> float:
+    """WCAG contrast ratio of two sRGB colours (0-255)."""
+
+    def luminance(c: np.ndarray) -> float:
+        c = c / 255
+        c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+        return float(0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2])
+
+    hi, lo = sorted([luminance(a), luminance(b)], reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_the_posterior_legend_is_readable_in_a_dark_theme(lecture_server, browser):
+    """Bug 7: with the OS in dark mode the legend's text was white on a white box."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{lecture_server}/posterior?dataset=digits&latent_dim=2&beta=1")
+    settle(page, ".js-plotly-plot .legendtext")
+    legend = page.locator("[data-testid='stPlotlyChart']").first.locator(".legend")
+    text = np.array(
+        [
+            float(v)
+            for v in legend.locator(".legendtext")
+            .first.evaluate("e => getComputedStyle(e).fill")
+            .strip("rgba()")
+            .split(",")[:3]
+        ]
+    )
+    shot = np.asarray(Image.open(io.BytesIO(legend.screenshot())).convert("RGB")).reshape(-1, 3)
+    background = np.median(shot, 0)  # the legend's box is mostly background
+    assert contrast(text, background) >= 4.5, (text, background)
+    context.close()
+
+
+def test_a_legend_click_shows_one_class_alone(lecture_server, page):
+    page.goto(f"{lecture_server}/latent?dataset=digits&latent_dim=2&beta=1")
+    settle(page, ".pad-legend .pad-chip")
+    scatter = page.locator(".st-key-latent_scatter .js-plotly-plot")
+    three = page.locator(".legendtext", has_text=re.compile(r"^3$"))
+    scatter.locator(".legend .traces").filter(has=three).locator(".legendtoggle").click()
+    visible = "g => g.data.filter(t => t.customdata).map(t => t.visible === undefined || t.visible === true)"
+    one = f"sel => ({visible})(document.querySelector(sel)).filter(Boolean).length === 1"
+    page.wait_for_function(one, arg=".st-key-latent_scatter .js-plotly-plot")
+    shown = scatter.evaluate(visible)
+    assert shown.index(True) == 3 and sum(shown) == 1
+    page.locator(".pad-chip", has_text="3").click()  # the pad's legend too
+    assert page.locator(".pad-root").get_attribute("data-only") == "3"
+
+
+def sizes(page) -> dict[str, float]:
+    plane = page.locator(".pad-plane").bounding_box()["width"]
+    drawn = page.locator(".pad-plane").evaluate("c => [c.width, c.height, c.clientWidth, c.clientHeight]")
+    assert len(set(drawn)) == 1, f"the canvas is drawn at its displayed size, square: {drawn}"
+    image = page.locator(".pad-image").bounding_box()["width"]
+    tiles = page.locator(".st-key-manifold .js-plotly-plot").bounding_box()["width"]
+    marker = page.locator(".st-key-latent_scatter .js-plotly-plot").evaluate("g => g.data[3].marker.size")
+    font = page.locator(".st-key-latent_scatter .js-plotly-plot").evaluate("g => g._fullLayout.font.size")
+    return {"plane": plane, "image": image, "tiles": tiles, "marker": marker, "font": font}
+
+
+def test_presenter_mode_enlarges_what_a_class_must_see(lecture_server, page, artifacts):
+    """Not only the text: the pad, the decoder's map, the scatter's markers and type."""
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(f"{lecture_server}/latent?dataset=digits&latent_dim=2&beta=1")
+    settle(page, ".st-key-manifold .js-plotly-plot")
+    normal = sizes(page)
+    page.goto(f"{lecture_server}/latent?dataset=digits&latent_dim=2&beta=1&presenter=1")
+    settle(page, ".st-key-manifold .js-plotly-plot")
+    presenter = sizes(page)
+    page.screenshot(path=artifacts / "presenter_latent.png")
+    assert all(presenter[k] >= 1.5 * normal[k] for k in ("plane", "image", "tiles", "marker")), (normal, presenter)
+    assert presenter["font"] >= 18 > normal["font"]
