@@ -53,7 +53,7 @@ def test_a_setting_changed_in_the_app_goes_into_the_url():
     [
         ({"beta": "abc"}, "beta=abc must be a number"),
         ({"beta": "0.33"}, "beta=0.33 must be one of"),
-        ({"latent_dim": "99"}, "latent_dim=99 must be a whole number from 1 to 32"),
+        ({"latent_dim": "99"}, "latent_dim=99 must be a whole number from 1 to 64"),
         ({"dataset": "imagenet"}, "dataset=imagenet is not available"),
         ({"page": "nowhere"}, "page=nowhere is not a page"),
         ({"z1": "1e9"}, "z1=1e9 must be a number from -10 to 10"),
