@@ -76,7 +76,13 @@ def latent_scatter(
         yaxis_title=titles[1],
         height=height,
         margin=dict(l=10, r=10, t=40, b=10),  # the top 40 px: under the chart's toolbar
-        legend=dict(title_text="label", itemclick="toggleothers", itemdoubleclick="toggle", itemsizing="constant"),
+        legend=dict(
+            title_text="label",
+            itemclick="toggleothers",
+            itemdoubleclick="toggle",
+            itemsizing="constant",
+            tracegroupgap=0,
+        ),
         showlegend=bool(len(class_names)) or marker is not None,
         clickmode="event+select",
         dragmode="pan",
