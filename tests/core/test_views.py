@@ -112,6 +112,9 @@ def test_the_own_image_marker_is_drawn_on_top_large_and_outlined():
     assert mark.marker.size >= 2.5 * codes.marker.size
     assert mark.marker.line.width >= 1 and mark.marker.line.color != mark.marker.color  # an outline
     assert mark.name == "your image"
+    layers = [t.name for t in fig.data[:-1]]  # many codes: the classes in interleaved layers
+    assert layers == [str(c) for c in range(10)] * 5, "no class is drawn wholly over another"
+    assert [t.name for t in fig.data if t.showlegend is not False] == [*layers[:10], "your image"]
 
 
 def test_the_latent_plane_is_drawn_on_the_priors_scale():

@@ -41,7 +41,7 @@ def latent_scatter(
     height: int = 460,
     gl: bool = True,
 ) -> go.Figure:
-    """Codes (N,) x (N,) as one trace per class (customdata = test-set row, so a click names its
+    """Codes (N,) x (N,) as a trace per class (customdata = test-set row, so a click names its
     row; a legend click shows that class alone), a picked point and a marker on top.
 
     ``lim`` fixes both axes to [-lim, lim] (the prior's scale: see ``latent_limit``), only x for
@@ -55,11 +55,17 @@ def latent_scatter(
     fig = go.Figure()
     if prior:
         _prior_rings(fig)
-    for name, rows, color in _classes(labels, class_names):
-        fig.add_trace(
-            kind(x=x[rows], y=y[rows], customdata=rows, name=name, legendgroup=name, mode="markers", marker=color)
-        )
-        fig.data[-1].hovertemplate = f"test image #%{{customdata}}: {name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"
+    # Many codes: each class in several layers, interleaved (0, 1, …, 9, 0, 1, …), so that no class
+    # is drawn entirely over another; a layer's legend group is its class.
+    layers = min(5, 1 + len(labels) // 2000)
+    for layer in range(layers):
+        for name, rows, color in _classes(labels, class_names):
+            part = np.array_split(rows, layers)[layer]
+            fig.add_trace(kind(x=x[part], y=y[part], customdata=part, name=name, mode="markers", marker=color))
+            fig.data[-1].update(legendgroup=name, showlegend=layer == 0)
+            fig.data[
+                -1
+            ].hovertemplate = f"test image #%{{customdata}}: {name}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"
     if picked is not None:
         ring = dict(size=18, color="rgba(0,0,0,0)", line=dict(width=3, color="black"))
         _mark(fig, kind, (x[picked], y[picked]), f"test image #{picked}", ring)
@@ -70,7 +76,13 @@ def latent_scatter(
         yaxis_title=titles[1],
         height=height,
         margin=dict(l=10, r=10, t=40, b=10),  # the top 40 px: under the chart's toolbar
-        legend=dict(title_text="label", itemclick="toggleothers", itemdoubleclick="toggle", itemsizing="constant"),
+        legend=dict(
+            title_text="label",
+            itemclick="toggleothers",
+            itemdoubleclick="toggle",
+            itemsizing="constant",
+            tracegroupgap=0,
+        ),
         showlegend=bool(len(class_names)) or marker is not None,
         clickmode="event+select",
         dragmode="pan",
