@@ -7,6 +7,8 @@ and defaults, ``room.py`` the lecturer's code, the runs panel and the cache prob
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import streamlit as st
 import torch
@@ -33,6 +35,7 @@ from vae_core.store.jobs import JobRegistry, TrainingJob
 from vae_core.vae.binarize import fixed_binarization
 from vae_core.vae.evaluate import encode_dataset
 from vae_core.views.arrays import tile
+from vae_core.views.service import ModelRef, model_ref, view_service
 from vae_core.views.style import enlarged
 from vae_core.views.wording import collapse_warning, describe_apart
 
@@ -265,6 +268,24 @@ def chart_ui(fig, key: str, **kwargs):
     if st.session_state.get("presenter"):
         enlarged(fig, presenter_scale())
     return st.plotly_chart(fig, key=key, config=config, **kwargs)
+
+
+def stored_ref(trained: TrainedModel, x: torch.Tensor) -> ModelRef | None:
+    """The model's reference for the view service, having asked it to build the stored views the
+    model lacks (in the background, behind every page's own requests); None where the model is
+    not a completed cached one (its page computes its views itself)."""
+    ref = model_ref(trained)
+    if ref is not None:
+        view_service().build(ref, trained, len(x))
+    return ref
+
+
+def session_owner(view: str) -> str:
+    """Who asks the view service for pieces: this browser session's view (a new request of the
+    same owner replaces its old one)."""
+    if "view_owner" not in st.session_state:
+        st.session_state.view_owner = uuid.uuid4().hex[:12]
+    return f"{st.session_state.view_owner}:{view}"
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -5,16 +5,23 @@ log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)),    E[L_k] rises with k towards log p(x)
 
 import numpy as np
 import streamlit as st
-import torch
 
-from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, page_intro_ui, test_set
-from vae_core.vae.evaluate import estimate_curve
-from vae_core.vae.objectives import elbo_terms, log_px_quadrature_with_error
-from vae_core.vae.posterior import posterior_view
+from app_pages.common import (
+    chart_ui,
+    images_ui,
+    model_id,
+    model_or_stop_ui,
+    page_intro_ui,
+    session_owner,
+    stored_ref,
+    test_set,
+)
+from vae_core.vae.evaluate import KS
+from vae_core.views import stored as S
 from vae_core.views.estimate_figures import log_k_figure, posterior_figure
 from vae_core.views.export import estimates_csv
+from vae_core.views.service import view_service
 
-KS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
 SET_SIZES = [20, 50, 100, 200, 500]
 
 config = page_intro_ui(
@@ -43,104 +50,159 @@ else:
     rows = slice(0, n)
 
 
-SEEDS = {"importance": 0, "prior": 1000}  # repeat r of an estimator draws with seed SEEDS[...] + r
+@st.cache_data(show_spinner=False, max_entries=1024)
+def computed_here(mid: str, piece: S.Piece, _trained, _x):
+    """A piece of a model that is not in the cache (a live or stopped run), computed on this thread."""
+    return S.compute(_trained, _x, piece)
 
 
-# No element is drawn inside a cached function: a cached result is replayed in every other
-# session, and an element made outside it (a progress bar) does not exist there.
-@st.cache_data(show_spinner=False, max_entries=64)
-def elbo_numbers(mid: str, rows: tuple[int, int], _model, _x) -> dict:
-    """The ELBO's terms (analytic and Monte-Carlo KL) and the quadrature for x[rows], nats per example."""
-    xs = _x[rows[0] : rows[1]]
-    g = torch.Generator().manual_seed(0)
-    samples = 1000 if len(xs) == 1 else 100  # z draws per example for the ELBO terms
-    with torch.inference_mode():
-        analytic = elbo_terms(_model, xs, kl_estimator="analytic", n_samples=samples, generator=g)
-        mc = elbo_terms(_model, xs, kl_estimator="mc", n_samples=samples, generator=g)
-    out = {
-        "recon": analytic.recon.mean().item(),
-        "kl": analytic.kl.mean().item(),
-        "kl_mc": mc.kl.mean().item(),
-        "elbo": analytic.elbo.mean().item(),
-        "elbo_mc": mc.elbo.mean().item(),
-        "quadrature": None,
-    }
-    if D <= 2:
-        value, error = log_px_quadrature_with_error(_model, xs)
-        out["quadrature"], out["quadrature_error"] = value.mean().item(), error.mean().item()
+def gather(rows: tuple[int, int], repeats: int) -> tuple[dict, bool]:
+    """Every piece this view wants, as far as it is known: (values by name, whether more is coming).
+
+    The ELBO's terms and, for one image, L_1 … L_100 are cheap: computed here at once. The rest
+    comes from the model's stored views or from the server's view worker, which computes what
+    is missing off this thread (a new image drops the old image's queued pieces)."""
+    one = rows[1] - rows[0] == 1
+    cheap = [S.numbers(rows)] + ([c for c in S.curve_pieces(rows, repeats) if c.ks == S.STAGES[0]] if one else [])
+    rest = [c for c in S.curve_pieces(rows, repeats) if c not in cheap]
+    rest += [S.quadrature(rows)] if D <= 2 else []
+    rest += [S.posterior(rows[0], None)] if one and D <= 2 else []
+    if ref is None:  # not a cached model: everything here, with a bar
+        bar = st.progress(0.0, text="Estimating log p(x)…")
+        values = {}
+        for done, piece in enumerate(cheap + rest, 1):
+            values[piece.name] = computed_here(mid, piece, trained, x)
+            bar.progress(done / len(cheap + rest), text="Estimating log p(x)…")
+        bar.empty()
+        return values, False
+    service = view_service()
+    values = {**service.known(ref, cheap), **service.want(owner, ref, rest)}
+    for piece in cheap:
+        if piece.name not in values:
+            values[piece.name] = S.compute(trained, x, piece)
+            service.put(ref, piece, values[piece.name])
+    failed = service.errors(ref, rest)
+    if failed:
+        st.error(f"Some estimates could not be computed: {next(iter(failed.values()))}")
+    return values, any(p.name not in values and p.name not in failed for p in rest)
+
+
+def assemble(values: dict, rows: tuple[int, int], repeats: int) -> dict:
+    """The page's numbers from the pieces known so far; curves (k, repeat) with NaN where unknown."""
+    out = dict(values[S.numbers(rows).name])
+    q = values.get(S.quadrature(rows).name)
+    out["quadrature"] = q["quadrature"] if q else None
+    out["quadrature_pending"] = D <= 2 and q is None
+    for sampler in S.SEEDS:
+        table = np.full((len(KS), repeats), np.nan)
+        for r in range(repeats):
+            for ks in S.STAGES:
+                piece = values.get(S.curve(rows, sampler, r, ks).name)
+                if piece is not None:
+                    table[[KS.index(k) for k in ks], r] = piece
+        out[sampler] = table
+    out["posterior"] = values.get(S.posterior(rows[0], None).name)
     return out
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def curve(mid: str, rows: tuple[int, int], sampler: str, r: int, _model, _x) -> np.ndarray:
-    """Repeat r of one estimator's mean over x[rows], for each k in KS: (len(KS),)."""
-    xs = _x[rows[0] : rows[1]]
-    return estimate_curve(_model, xs, KS, 1, sampler=sampler, seed=SEEDS[sampler] + r)[:, 0]
+rows_ = (rows.start, rows.stop)
+ref = stored_ref(trained, x)
+owner = session_owner("elbo")
+_, pending_now = gather(rows_, repeats)
 
 
-def estimates_ui(rows: tuple[int, int], repeats: int) -> dict:
-    """Every number on this page, piece by piece, with a progress bar between the pieces."""
-    bar = st.progress(0.0, text="Estimating log p(x)…")
-    out = elbo_numbers(mid, rows, model, x)
-    pieces = [(sampler, r) for sampler in SEEDS for r in range(repeats)]
-    curves: dict[str, list[np.ndarray]] = {sampler: [] for sampler in SEEDS}
-    for done, (sampler, r) in enumerate(pieces, 1):
-        curves[sampler].append(curve(mid, rows, sampler, r, model, x))
-        bar.progress(done / len(pieces), text="Estimating log p(x)…")
-    bar.empty()
-    return {**out, **{sampler: np.stack(c, 1) for sampler, c in curves.items()}}  # (K, repeats) each
+def estimates_ui() -> None:
+    """The numbers and charts; while pieces are still coming, this part alone reruns to draw them."""
+    values, pending = gather(rows_, repeats)
+    if pending_now and not pending:  # the last piece landed: once more without polling
+        st.rerun()
+    numbers_ui(assemble(values, rows_, repeats), pending)
 
 
-result = estimates_ui((rows.start, rows.stop), repeats)
+def numbers_ui(result: dict, pending: bool) -> None:
+    shown = ~np.isnan(result["importance"]).all(1)  # the k with at least one repeat in
+    ks = [k for k, s in zip(KS, shown, strict=True) if s]
+    importance, prior = result["importance"][shown], result["prior"][~np.isnan(result["prior"]).all(1)]
+    if not ks:  # the terms are in; L_k is on its way
+        with st.container(key="elbo_numbers", horizontal=True):
+            terms_ui(result)
+        st.caption("Refining the estimates: L_k is being computed (it is drawn as it lands).")
+        return
+    best = importance[-1][~np.isnan(importance[-1])]  # the largest k's estimates so far
+    k_best = ks[-1]
+    quadrature = result["quadrature"]
+    log_px = quadrature if quadrature is not None else best.mean()
+    with st.container(key="elbo_numbers", horizontal=True):
+        terms_ui(result)
+        spread = f"{len(best)} repeat{'s' * (len(best) > 1)} span {best.min():.3f} … {best.max():.3f}"
+        st.metric(f"log p(x), importance k={k_best}", f"{best.mean():.3f}", help=spread)
+        if len(prior):
+            st.metric(f"naive prior estimate k={ks[len(prior) - 1]}", f"{np.nanmean(prior[-1]):.3f}")
+        if quadrature is not None:
+            st.metric("log p(x), quadrature", f"{quadrature:.3f}", help="exact up to the grid")
+        gap = f"{log_px - result['elbo']:.3f}"
+        if quadrature is not None:
+            st.metric("gap = KL(q(z|x) ‖ p(z|x))", gap)
+        elif not result["quadrature_pending"]:  # L_k ≤ log p(x): from L_k, the gap is a lower bound on the KL
+            st.metric(f"gap L_{k_best} − ELBO ≤ KL(q(z|x) ‖ p(z|x))", gap, help="a lower bound on that KL")
+    if pending:
+        missing = int(np.isnan(result["importance"]).sum() + np.isnan(result["prior"]).sum())
+        st.caption(
+            f"Refining the estimates: L_k up to k = {k_best} so far; {missing} more estimates"
+            + (" and the quadrature" if result["quadrature_pending"] else "")
+            + " on the way (they are drawn as they land)."
+        )
+    st.caption(
+        "All numbers in nats per example, the ELBO with analytic KL. "
+        + (
+            "The gap uses the quadrature value as log p(x): it is KL(q(z|x) ‖ p(z|x))."
+            if quadrature is not None
+            else f"Without quadrature (it needs D ≤ 2) the gap is measured from L_{k_best}, which is below "
+            "log p(x): it is a lower bound on KL(q(z|x) ‖ p(z|x)), the true gap."
+            if not result["quadrature_pending"]
+            else "The quadrature value of log p(x) is being computed."
+        )
+    )
+    charts_ui(result, ks, importance, prior, pending)
 
-best = result["importance"][-1]  # the k = 5000 estimates over the repeats
-log_px = result["quadrature"] if result["quadrature"] is not None else best.mean()
-with st.container(key="elbo_numbers", horizontal=True):
+
+def terms_ui(result: dict) -> None:
     st.metric("Reconstruction E_q[log p(x|z)]", f"{result['recon']:.3f}")
     st.metric("KL(q ‖ p(z)), analytic", f"{result['kl']:.3f}", help=f"Monte-Carlo: {result['kl_mc']:.3f}")
     st.metric("ELBO (analytic KL)", f"{result['elbo']:.3f}")
     st.metric("ELBO (Monte-Carlo KL)", f"{result['elbo_mc']:.3f}")
-    spread = f"repeats span {best.min():.3f} … {best.max():.3f}"
-    st.metric(f"log p(x), importance k={KS[-1]}", f"{best.mean():.3f}", help=spread)
-    st.metric(f"naive prior estimate k={KS[-1]}", f"{result['prior'][-1].mean():.3f}")
-    if result["quadrature"] is not None:
-        st.metric("log p(x), quadrature", f"{result['quadrature']:.3f}", help="exact up to the grid")
-    gap = f"{log_px - result['elbo']:.3f}"
-    if result["quadrature"] is not None:
-        st.metric("gap = KL(q(z|x) ‖ p(z|x))", gap)
-    else:  # L_k ≤ log p(x): measured from L_k, the gap is a lower bound on the KL
-        st.metric(f"gap L_{KS[-1]} − ELBO ≤ KL(q(z|x) ‖ p(z|x))", gap, help="a lower bound on that KL")
-st.caption(
-    "All numbers in nats per example, the ELBO with analytic KL. "
-    + (
-        "The gap uses the quadrature value as log p(x): it is KL(q(z|x) ‖ p(z|x))."
-        if result["quadrature"] is not None
-        else f"Without quadrature (it needs D ≤ 2) the gap is measured from L_{KS[-1]}, which is below log p(x): "
-        "it is a lower bound on KL(q(z|x) ‖ p(z|x)), the true gap."
-    )
-)
 
-show_posterior = scope == "one test image" and D <= 2
-left, right = st.columns([3, 2]) if show_posterior else (st.container(), None)
-fig = log_k_figure(
-    KS, result["importance"], elbo=result["elbo"], prior=result["prior"], quadrature=result["quadrature"]
-)
-with left:
-    chart_ui(fig, key="log_k_chart")
-    table = estimates_csv(KS, {"importance": result["importance"], "prior": result["prior"]})
-    st.download_button(
-        "These estimates (CSV)",
-        table,
-        "log-px-estimates.csv",
-        "text/csv",
-        key="dl_estimates",
-        on_click="ignore",
-        icon=":material/download:",
+
+def charts_ui(result: dict, ks: list[int], importance: np.ndarray, prior: np.ndarray, pending: bool) -> None:
+    show_posterior = scope == "one test image" and D <= 2
+    left, right = st.columns([3, 2]) if show_posterior else (st.container(), None)
+    both = len(prior) == len(ks)
+    fig = log_k_figure(
+        ks, importance, elbo=result["elbo"], prior=prior if both else None, quadrature=result["quadrature"]
     )
-if show_posterior:
-    with right, torch.inference_mode():
-        view = posterior_view(model, x[i])  # the Posterior page draws the same function
-        chart_ui(posterior_figure(list(view.axes), view.density, view.mu, view.logvar), key="posterior_chart")
-        st.caption("True posterior p(z|x) (blue) under the encoder's q(z|x) (red, 1σ and 2σ).")
-elif D > 2:
-    st.info(f"With {D} latent dimensions there is no exact reference; the best estimate is L_{KS[-1]}.")
+    with left:
+        chart_ui(fig, key="log_k_chart")
+        if not pending:
+            table = estimates_csv(KS, {"importance": result["importance"], "prior": result["prior"]})
+            st.download_button(
+                "These estimates (CSV)",
+                table,
+                "log-px-estimates.csv",
+                "text/csv",
+                key="dl_estimates",
+                on_click="ignore",
+                icon=":material/download:",
+            )
+    if show_posterior:
+        view = result["posterior"]  # the Posterior page draws the same function
+        with right:
+            if view is None:
+                st.caption("Computing the true posterior p(z|x) on a grid…")
+            else:
+                chart_ui(posterior_figure(list(view.axes), view.density, view.mu, view.logvar), key="posterior_chart")
+                st.caption("True posterior p(z|x) (blue) under the encoder's q(z|x) (red, 1σ and 2σ).")
+    elif D > 2:
+        st.info(f"With {D} latent dimensions there is no exact reference; the best estimate is L_{ks[-1]}.")
+
+
+st.fragment(estimates_ui, run_every=0.5 if pending_now else None)()

@@ -32,6 +32,16 @@ def poll_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 12
     raise AssertionError("the app never reached the expected state")
 
 
+def refining(at: AppTest) -> bool:
+    """Whether a page still streams pieces of its views in (it says so in a caption)."""
+    return any(c.value.startswith("Refining") for c in at.caption)
+
+
+def settled(at: AppTest, timeout: float = 120.0) -> AppTest:
+    """The page once every piece of its views has landed."""
+    return at if not refining(at) else poll_until(at, lambda a: not refining(a), timeout)
+
+
 def images(at: AppTest) -> list[str]:
     """The media URLs of every st.image on the page (each URL hashes the picture)."""
     return [img.url for element in at.get("image") for img in element.proto.imgs]

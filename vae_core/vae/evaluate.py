@@ -140,6 +140,36 @@ def evaluate(
     return ev
 
 
+KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)  # the k of the L_k curves the app draws
+SEEDS = {"importance": 0, "prior": 1000}  # repeat r of a sampler draws from seeds SEEDS[sampler] + r
+
+
+def draw_seed(seed: int, repeat: int, k: int) -> int:
+    """The seed of one (repeat, k) estimate: each is its own draw, so that any group of them can be
+    computed apart (first the small k, later the large ones) and still repeat exactly."""
+    return (seed + repeat) * 1_000_003 + k
+
+
+def curve_piece(
+    model: LatentModel,
+    x: torch.Tensor,
+    ks: Sequence[int],
+    repeat: int,
+    *,
+    sampler: Literal["importance", "prior"] = "importance",
+    seed: int | None = None,
+) -> np.ndarray:
+    """Repeat ``repeat`` of the mean over x (N, x_dim) of the k-sample estimate of log p(x), for
+    each k: (len(ks),). ``importance`` draws z ~ q(z|x) (L_k); ``prior`` draws z ~ p(z)."""
+    estimator = log_px_importance if sampler == "importance" else log_px_prior
+    base = SEEDS[sampler] if seed is None else seed
+    out = np.zeros(len(ks))
+    for i, k in enumerate(ks):
+        g = torch.Generator().manual_seed(draw_seed(base, repeat, k))
+        out[i] = estimator(model, x, k, generator=g).mean().item()
+    return out
+
+
 def estimate_curve(
     model: LatentModel,
     x: torch.Tensor,
@@ -147,19 +177,33 @@ def estimate_curve(
     repeats: int,
     *,
     sampler: Literal["importance", "prior"] = "importance",
-    seed: int = 0,
+    seed: int | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
-    """The mean over x (N, x_dim) of the k-sample estimate of log p(x), for each k and repeat:
-    (len(ks), repeats). ``importance`` draws z ~ q(z|x) (L_k); ``prior`` draws z ~ p(z)."""
-    estimator = log_px_importance if sampler == "importance" else log_px_prior
+    """``curve_piece`` for repeats 0 .. repeats - 1, k by k: (len(ks), repeats)."""
     out = np.zeros((len(ks), repeats))
     cost, done = sum(ks) * repeats, 0
     for r in range(repeats):
-        g = torch.Generator().manual_seed(seed + r)
         for i, k in enumerate(ks):
-            out[i, r] = estimator(model, x, k, generator=g).mean().item()
+            out[i, r] = curve_piece(model, x, [k], r, sampler=sampler, seed=seed)[0]
             done += k
             if on_progress:
                 on_progress(done / cost)
     return out
+
+
+@torch.inference_mode()
+def elbo_numbers(model: LatentModel, x: torch.Tensor) -> dict[str, float]:
+    """The ELBO's terms, analytic and Monte-Carlo KL (1000 draws per example for one x, else 100):
+    means over x, nats per example."""
+    g = torch.Generator().manual_seed(EVAL_SEED)
+    samples = 1000 if len(x) == 1 else 100
+    analytic = elbo_terms(model, x, kl_estimator="analytic", n_samples=samples, generator=g)
+    mc = elbo_terms(model, x, kl_estimator="mc", n_samples=samples, generator=g)
+    return {
+        "recon": analytic.recon.mean().item(),
+        "kl": analytic.kl.mean().item(),
+        "kl_mc": mc.kl.mean().item(),
+        "elbo": analytic.elbo.mean().item(),
+        "elbo_mc": mc.elbo.mean().item(),
+    }

@@ -41,8 +41,8 @@ def log_k_figure(
         for i, panel in enumerate(panels):
             fig.add_scatter(x=ends, y=[value, value], mode="lines", name=name, line=line, **panel)
             fig.data[-1].update(legendgroup=name, showlegend=i == 0, hovertemplate=f"{name}: {NATS}<extra></extra>")
-    top = quadrature if quadrature is not None else float(importance[-1].mean())
-    means = importance.mean(1)
+    top = quadrature if quadrature is not None else float(np.nanmean(importance[-1]))
+    means = np.nanmean(importance, 1)
     lo, hi = min(elbo, float(means.min())), max(top, float(means.max()))
     pad = max(0.3 * (hi - lo), 1e-3)
     ticks = _log_ticks(ks)
@@ -62,7 +62,7 @@ def _log_ticks(ks: Sequence[int]) -> list[int]:
 
 
 def _band(fig: go.Figure, ks: Sequence[int], values: np.ndarray, name: str, color: str, **panel: int) -> None:
-    lo, hi, mean = values.min(1), values.max(1), values.mean(1)
+    lo, hi, mean = np.nanmin(values, 1), np.nanmax(values, 1), np.nanmean(values, 1)  # NaN: not in yet
     ks = list(ks)
     fig.add_scatter(x=ks + ks[::-1], y=np.r_[hi, lo[::-1]], fill="toself", line=dict(width=0), opacity=0.25, **panel)
     fig.data[-1].update(fillcolor=color, hoverinfo="skip", showlegend=False)

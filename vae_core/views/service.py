@@ -1,0 +1,304 @@
+"""Views computed off the web server's script thread: one queue of pieces per server process,
+run by a worker process on the cores the server does not need.
+
+A page says which pieces it wants now (``want``); what is known (stored with the model, or
+computed earlier by any session) comes back at once, and the rest is queued. A session's later
+``want`` replaces its earlier one: pieces nobody wants any more leave the queue, so a change of
+test image cancels the stale work instead of queueing behind it (a piece already running
+finishes, and is kept). Interactive pieces go before the background ``build`` of a completed
+model's standard views (``stored.standard_pieces``), which, once the queue for that model is
+empty, are written into its cache entry. The worker loads the model from the cache by its
+config, so only names and numbers cross the process boundary.
+
+``VAE_LAB_VIEW_WORKERS`` sets the number of worker processes (default 1; 0 computes in a
+background thread of this process instead), ``VAE_LAB_VIEW_THREADS`` torch's threads in each
+(default: the cores less one for the server).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vae_core.config import RunConfig
+from vae_core.data.datasets import load_dataset
+from vae_core.store.cache import TrainedModel, config_key, entry_dir, lookup
+from vae_core.vae.binarize import fixed_binarization
+from vae_core.views.stored import Piece, compute, fits, read_views, standard_pieces, write_views
+
+log = logging.getLogger(__name__)
+
+MODELS_KEPT = 16  # models whose values stay in memory (each a few MB at most)
+RETRY = 60.0  # seconds before a failed piece is tried again
+BUILD = 1  # priority of the background build; interactive pieces are 0
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A completed model in a cache folder: what a worker needs to load it."""
+
+    root: str
+    config: RunConfig
+
+    @property
+    def key(self) -> str:
+        return config_key(self.config)
+
+    @property
+    def entry(self) -> Path:
+        return entry_dir(self.config, self.root)
+
+
+def model_ref(trained: TrainedModel) -> ModelRef | None:
+    """The reference of a model read from (or stored in) the cache; None for a live, stopped or
+    unsaved run, whose views the page computes itself."""
+    if trained.path is None or trained.metrics.get("status") != "completed" or trained.save_error:
+        return None
+    return ModelRef(str(Path(trained.path).parent), trained.config)
+
+
+@dataclass
+class _Item:
+    priority: int
+    order: int
+    ref: ModelRef
+    piece: Piece
+    owners: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Model:
+    values: dict[str, Any]
+    errors: dict[str, tuple[str, float]] = field(default_factory=dict)  # name -> (why, when)
+    unsaved: set[str] = field(default_factory=set)
+    save_problem: str = ""
+
+
+class ViewService:
+    """The per-server queue of view pieces (see the module's docstring)."""
+
+    def __init__(self, workers: int | None = None, threads: int | None = None):
+        env = os.environ.get("VAE_LAB_VIEW_WORKERS")
+        self.workers = max(0, int(env) if workers is None and env else 1 if workers is None else workers)
+        self.threads = threads or int(os.environ.get("VAE_LAB_VIEW_THREADS", 0)) or max(1, (os.cpu_count() or 2) - 1)
+        self._cond = threading.Condition()
+        self._queue: dict[tuple[str, str], _Item] = {}
+        self._running: dict[tuple[str, str], set[str]] = {}  # -> owners
+        self._models: OrderedDict[str, _Model] = OrderedDict()
+        self._order = itertools.count()
+        self._executor: ProcessPoolExecutor | None = None
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    # -- what pages call ---------------------------------------------------------------------
+
+    def want(self, owner: str, ref: ModelRef, pieces: list[Piece], priority: int = 0) -> dict[str, Any]:
+        """The known values of ``pieces`` by name (missing ones absent); the rest is queued for
+        ``owner``, whose earlier wishes that are not among ``pieces`` are dropped."""
+        with self._cond:
+            state = self._model(ref)
+            names = {p.name for p in pieces}
+            for key, item in list(self._queue.items()):
+                if owner in item.owners and key[1] not in names:
+                    item.owners.discard(owner)
+                    if not item.owners:
+                        del self._queue[key]
+            for p in pieces:
+                key = (ref.key, p.name)
+                if p.name in state.values or time.monotonic() - state.errors.get(p.name, ("", -RETRY))[1] < RETRY:
+                    continue
+                if key in self._running:
+                    self._running[key].add(owner)
+                    continue
+                item = self._queue.setdefault(key, _Item(priority, next(self._order), ref, p))
+                item.owners.add(owner)
+                if priority < item.priority:
+                    item.priority, item.order = priority, next(self._order)
+            self._start()
+            self._cond.notify_all()
+            return {p.name: state.values[p.name] for p in pieces if p.name in state.values}
+
+    def known(self, ref: ModelRef, pieces: list[Piece]) -> dict[str, Any]:
+        """The known values of ``pieces`` by name, queueing nothing."""
+        with self._cond:
+            values = self._model(ref).values
+            return {p.name: values[p.name] for p in pieces if p.name in values}
+
+    def errors(self, ref: ModelRef, pieces: list[Piece]) -> dict[str, str]:
+        with self._cond:
+            state = self._model(ref)
+            return {p.name: state.errors[p.name][0] for p in pieces if p.name in state.errors}
+
+    def pending(self, owner: str) -> int:
+        """Pieces queued for ``owner`` or running."""
+        with self._cond:
+            waiting = [item.owners for item in self._queue.values()] + list(self._running.values())
+            return sum(owner in owners for owners in waiting)
+
+    def busy(self, ref: ModelRef, pieces: list[Piece]) -> bool:
+        """Whether any of ``pieces`` is queued or running."""
+        with self._cond:
+            keys = {(ref.key, p.name) for p in pieces}
+            return bool(keys & (set(self._queue) | set(self._running)))
+
+    def build(self, ref: ModelRef, trained: TrainedModel, n_test: int) -> int:
+        """Queue, behind every interactive piece, the standard pieces this model lacks (a
+        completed run's, or a cached model's that was made before they existed). Returns how
+        many were missing."""
+        pieces = [p for p in standard_pieces(trained) if fits(p, n_test)]
+        known = self.want(f"build:{ref.key}", ref, pieces, priority=BUILD)
+        return len(pieces) - len(known)
+
+    def put(self, ref: ModelRef, piece: Piece, value: Any) -> None:
+        """A value a page computed itself (a cheap piece, done inline): kept like the others."""
+        with self._cond:
+            state = self._model(ref)
+            state.values[piece.name] = value
+            state.unsaved.add(piece.name)
+
+    def save_problem(self, ref: ModelRef) -> str:
+        with self._cond:
+            return self._model(ref).save_problem
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._cond.notify_all()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    # -- inside ------------------------------------------------------------------------------
+
+    def _model(self, ref: ModelRef) -> _Model:
+        state = self._models.get(ref.key)
+        if state is None:
+            state = self._models[ref.key] = _Model(read_views(ref.entry, ref.config))
+            while len(self._models) > MODELS_KEPT:
+                self._models.popitem(last=False)
+        self._models.move_to_end(ref.key)
+        return state
+
+    def _start(self) -> None:
+        while len(self._threads) < max(1, self.workers):
+            t = threading.Thread(target=self._loop, name=f"view-worker-{len(self._threads)}", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _next(self) -> _Item | None:
+        with self._cond:
+            while not self._queue and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            item = min(self._queue.values(), key=lambda i: (i.priority, i.order))
+            key = (item.ref.key, item.piece.name)
+            del self._queue[key]
+            self._running[key] = item.owners
+            return item
+
+    def _loop(self) -> None:
+        while (item := self._next()) is not None:
+            key = (item.ref.key, item.piece.name)
+            try:
+                value, error = self._run(item), ""
+            except RuntimeError as e:
+                if "shutdown" in str(e):  # the interpreter is exiting: nothing more to do
+                    return
+                value, error = None, f"{type(e).__name__}: {e}"
+            except Exception as e:  # the page shows it; the server goes on
+                value, error = None, f"{type(e).__name__}: {e}"
+                log.warning("view piece %s of %s failed: %s", item.piece.name, item.ref.key, error)
+            with self._cond:
+                self._running.pop(key, None)
+                state = self._model(item.ref)
+                if error:
+                    state.errors[item.piece.name] = (error, time.monotonic())
+                else:
+                    state.values[item.piece.name] = value
+                    state.unsaved.add(item.piece.name)
+                done = not any(k[0] == item.ref.key for k in (*self._queue, *self._running))
+                self._cond.notify_all()
+            if done:
+                self._persist(item.ref)
+
+    def _run(self, item: _Item) -> Any:
+        if self.workers == 0:
+            return _work(item.ref.root, item.ref.config, item.piece)
+        for attempt in range(2):  # a worker that died is replaced once
+            try:
+                return self._pool().submit(_work, item.ref.root, item.ref.config, item.piece).result()
+            except BrokenProcessPool:
+                with self._cond:
+                    self._executor = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._cond:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),  # the server has threads: never fork
+                    initializer=_init_worker,
+                    initargs=(self.threads,),
+                )
+            return self._executor
+
+    def _persist(self, ref: ModelRef) -> None:
+        with self._cond:
+            state = self._model(ref)
+            fresh = {name: state.values[name] for name in state.unsaved}
+            state.unsaved.clear()
+        if fresh and not state.save_problem:
+            state.save_problem = write_views(ref.entry, ref.config, fresh)
+
+
+@functools.cache
+def view_service() -> ViewService:
+    """The one service of this process (the pages share it across sessions)."""
+    return ViewService()
+
+
+# -- in the worker process ---------------------------------------------------------------------
+
+
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+    with contextlib.suppress(OSError):
+        os.nice(5)  # the server's requests first
+
+
+@functools.lru_cache(maxsize=4)
+def _trained(root: str, config: RunConfig) -> TrainedModel:
+    trained = lookup(config, root)
+    if trained is None:
+        raise LookupError(f"no cached model {config_key(config)} in {root}")
+    return trained
+
+
+@functools.lru_cache(maxsize=2)
+def _test_x(dataset: str, binarize: bool) -> torch.Tensor:
+    """The test inputs as every reported number sees them (as the app's ``test_set``)."""
+    x = load_dataset(dataset, download_missing=False).x_test
+    return fixed_binarization(x) if binarize else x
+
+
+def _work(root: str, config: RunConfig, piece: Piece) -> Any:
+    return compute(_trained(root, config), _test_x(config.dataset, config.train.binarize), piece)
