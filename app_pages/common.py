@@ -7,6 +7,7 @@ and defaults, ``room.py`` the lecturer's code, the runs panel and the cache prob
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import numpy as np
@@ -275,7 +276,7 @@ def stored_ref(trained: TrainedModel, x: torch.Tensor) -> ModelRef | None:
     model lacks (in the background, behind every page's own requests); None where the model is
     not a completed cached one (its page computes its views itself)."""
     ref = model_ref(trained)
-    if ref is not None:
+    if ref is not None and os.environ.get("VAE_LAB_BUILD_VIEWS", "1") != "0":  # 0: only what pages ask for
         view_service().build(ref, trained, len(x))
     return ref
 

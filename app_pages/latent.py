@@ -12,14 +12,18 @@ from app_pages.common import (
     model_id,
     model_or_stop_ui,
     model_owned_state_ui,
+    session_owner,
+    stored_ref,
     test_codes,
     test_set,
 )
 from app_pages.latent_pad import STEP, latent_pad_ui, place_sliders
 from app_pages.url import write_url
+from vae_core.views import stored as S
 from vae_core.views.arrays import as_images, decode_at, interpolate, manifold, manifold_codes, prior_samples
 from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter, manifold_figure
 from vae_core.views.projection import project
+from vae_core.views.service import view_service
 
 OWN = ("picked", "z1", "z2", "dim_a", "dim_b", "held", "held_image", "interp_from", "interp_to")  # per model
 
@@ -148,12 +152,39 @@ def prior_ui() -> None:
 
 explorer_ui()
 scatter_ui()
-if D > 2:
-    method = st.radio("A 2-D view of all codes", ["PCA", "t-SNE"], key="projection", horizontal=True)
-    idx, xy = projection(mid, method, mu)
+
+
+def projected(method: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """PCA here (instant); t-SNE from the model's stored views or the view worker (None: on its way)."""
+    ref = stored_ref(trained, x) if method == "t-SNE" else None
+    if ref is None:
+        return projection(mid, method, mu)
+    piece = S.projection(method)
+    got = view_service().want(session_owner("latent"), ref, [piece]).get(piece.name)
+    failed = view_service().errors(ref, [piece])
+    if failed:
+        st.error(f"The t-SNE could not be computed: {failed[piece.name]}")
+        return projection(mid, method, mu)
+    return got
+
+
+def projection_ui(method: str, polling: bool) -> None:
+    result = projected(method)
+    if result is None:
+        st.caption("Refining: t-SNE of the codes is being computed (it is kept with the model).")
+        return
+    if polling:
+        st.rerun()
+    idx, xy = result
     lim = latent_limit(xy) if method == "PCA" else None  # a rotation of the codes: the prior's scale still holds
     fig = latent_scatter(xy[:, 0], xy[:, 1], y[idx], info.class_names, titles=(f"{method} 1", f"{method} 2"), lim=lim)
     chart_ui(fig, key="projection_chart")
+
+
+if D > 2:
+    method = st.radio("A 2-D view of all codes", ["PCA", "t-SNE"], key="projection", horizontal=True)
+    waiting = projected(method) is None
+    st.fragment(projection_ui, run_every=0.5 if waiting else None)(method, waiting)
 if info.image_shape:
     st.subheader("The decoder's map of the latent space")
     manifold_ui()

@@ -10,7 +10,7 @@ machine (bench/app_latency.py); hence the two rates and the cheap figures.
 import streamlit as st
 import torch
 
-from app_pages.common import cached_models_ui, chart_ui, images_ui, registry, start_button_ui, test_set
+from app_pages.common import cached_models_ui, chart_ui, images_ui, registry, start_button_ui, stored_ref, test_set
 from app_pages.room import room, seat
 from vae_core.store.jobs import KEPT, JobSnapshot
 from vae_core.vae.evaluate import encode_dataset
@@ -57,6 +57,7 @@ if cached and trained.save_error:
         icon=":material/warning:",
     )
 elif cached:
+    stored_ref(trained, test_set(config.dataset, config.train.binarize)[0])  # its views, built in the background
     note_col.success(
         "Trained and cached: opening these settings is instant. Change a setting to train anew.",
         icon=":material/check_circle:",

@@ -7,10 +7,17 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from app_helpers import APP
+from app_helpers import APP, settled
 from streamlit.testing.v1 import AppTest
 
 from app_pages.settings import dataset_defaults
+
+
+@pytest.fixture(autouse=True)
+def _no_background_view_builds(monkeypatch):
+    """Pages here get the views they ask for; the background build of every model's stored views
+    (tests/core/test_stored_views.py tests it) would only compete for the cores."""
+    monkeypatch.setenv("VAE_LAB_BUILD_VIEWS", "0")
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +52,6 @@ def open_app() -> Callable[..., AppTest]:
         if page is not None:
             at.switch_page(f"app_pages/{page}.py").run()
             assert not at.exception, at.exception
-        return at
+        return settled(at)  # the views that stream in, landed
 
     return _open

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from app_helpers import array, component_data, images, plotly_specs, pretrained
+from app_helpers import array, component_data, images, plotly_specs, pretrained, settled
 
 from vae_core import get_or_train
 from vae_core.views.pad import decode_f32, decode_layers
@@ -89,7 +89,7 @@ def test_more_than_two_dimensions_choose_the_slider_dims_and_project(open_app, h
     (pad,) = component_data(at, PAD)
     assert pad["dims"] == [at.session_state["dim_a"], 3] and pad["z"][1] == 2.0
     assert "projection_chart" in plotly_specs(at)
-    at.radio(key="projection").set_value("t-SNE").run()
+    settled(at.radio(key="projection").set_value("t-SNE").run())
     assert not at.exception
     assert plotly_specs(at)["projection_chart"]["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from app_helpers import array, plotly_specs, pretrained
+from app_helpers import array, plotly_specs, pretrained, settled
 
 from vae_core import get_or_train
 from vae_core.vae.objectives import elbo_terms, log_px_quadrature
@@ -51,11 +51,11 @@ def test_checkpoints_and_image_change_what_is_shown(open_app):
     assert len(heatmaps) == len(checkpoint_epochs(8))
     assert [t["type"] for t in specs["posterior_main"]["data"]] == ["heatmap", "scatter", "scatter"]
     final = numbers(at)
-    at.select_slider(key="post_epoch").set_value(0).run()
+    settled(at.select_slider(key="post_epoch").set_value(0).run())
     at_start = numbers(at)
     assert at_start["KL(q(z|x) ‖ p(z|x))"] != final["KL(q(z|x) ‖ p(z|x))"]
     assert plotly_specs(at)["posterior_main"] != specs["posterior_main"]
-    at.number_input(key="post_image").set_value(3).run()
+    settled(at.number_input(key="post_image").set_value(3).run())
     assert numbers(at)["log p(x), quadrature"] != at_start["log p(x), quadrature"]
     assert "weights after epoch 0" in at.caption[0].value
 

@@ -115,8 +115,8 @@ def checkpoint_epochs(trained: TrainedModel) -> list[int]:
 
 def standard_pieces(trained: TrainedModel) -> list[Piece]:
     """What a completed model keeps: the ELBO page's numbers for each panel image and for the
-    default average (with the default repeats), the grid posterior of each panel image at every
-    checkpoint (2-D), the codes, and their t-SNE (more than two dimensions)."""
+    default average (with the default repeats), the grid posterior of each panel image (D <= 2;
+    in 2-D at every checkpoint too), the codes, and their t-SNE (more than two dimensions)."""
     d = trained.config.model.latent_dim
     out = [codes()]
     if d > 2:
@@ -126,8 +126,8 @@ def standard_pieces(trained: TrainedModel) -> list[Piece]:
         out += curve_pieces(rows, REPEATS)
         if d <= 2:
             out.append(quadrature(rows))
-    if d == 2:
-        epochs = checkpoint_epochs(trained) or [None]
+    if d <= 2:  # the ELBO page's (final weights) and, in 2-D, the Posterior page's (each checkpoint)
+        epochs = [None] + (checkpoint_epochs(trained) if d == 2 else [])
         out += [posterior(i, e) for i in range(PANEL) for e in epochs]
     return out
 

@@ -1,0 +1,185 @@
+"""Stored views (``views/stored.py``) and the view service (``views/service.py``): what a model
+keeps equals a fresh computation on the same draws, a damaged piece is computed again, and a new
+request of a page drops its stale pieces from the queue."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from vae_core import get_or_train, make_config
+from vae_core.store.cache import lookup
+from vae_core.vae.evaluate import KS, curve_piece, draw_seed, estimate_curve
+from vae_core.vae.objectives import log_px_importance
+from vae_core.views import service as service_module
+from vae_core.views import stored as S
+from vae_core.views.service import ViewService, model_ref
+
+AGREE = 1e-5  # nats: a piece computed in the worker process and here (thread counts differ)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("views-cache")
+    config = make_config("digits", latent_dim=2, epochs=3)
+    get_or_train(config, root=root)
+    return lookup(config, root)
+
+
+@pytest.fixture(scope="module")
+def x(trained):
+    return service_module._test_x(trained.config.dataset, trained.config.train.binarize)
+
+
+def wait_idle(service: ViewService, owner: str, timeout: float = 120.0) -> None:
+    end = threading.Event()
+    for _ in range(int(timeout / 0.05)):
+        if not service.pending(owner):
+            return
+        end.wait(0.05)
+    raise AssertionError("the service never finished")
+
+
+def test_any_grouping_of_k_repeats_the_whole_curve_exactly(trained, x):
+    """Each (repeat, k) draws from its own seed: the stages the page streams in one by one are the
+    same numbers as the whole curve at once, and the same as log_px_importance on that seed."""
+    xs = x[:3]
+    whole = estimate_curve(trained.model, xs, KS, 2)
+    for r in range(2):
+        pieced = np.concatenate([curve_piece(trained.model, xs, ks, r) for ks in S.STAGES])
+        assert np.array_equal(pieced, whole[:, r])
+    g = torch.Generator().manual_seed(draw_seed(0, 1, 50))
+    direct = log_px_importance(trained.model, xs, 50, generator=g).mean().item()
+    assert whole[KS.index(50), 1] == direct
+
+
+def test_the_built_views_on_disk_equal_a_fresh_computation(trained, x):
+    ref = model_ref(trained)
+    service = ViewService(workers=1, threads=1)  # a real worker process
+    try:
+        missing = service.build(ref, trained, len(x))
+        assert missing == len(S.standard_pieces(trained))
+        wait_idle(service, f"build:{ref.key}")
+    finally:
+        service.close()
+    stored = S.read_views(ref.entry, trained.config)
+    assert set(stored) == {p.name for p in S.standard_pieces(trained)}
+    checks = [
+        S.numbers((3, 4)),
+        S.curve((0, S.AVERAGE), "importance", 4, S.STAGES[-1]),
+        S.curve((7, 8), "prior", 0, S.STAGES[0]),
+        S.quadrature((0, 1)),
+        S.posterior(2, max(trained.checkpoints)),
+        S.posterior(2, None),
+        S.codes(),
+    ]
+    for piece in checks:
+        fresh, kept = S.compute(trained, x, piece), stored[piece.name]
+        if isinstance(fresh, dict):
+            assert fresh.keys() == kept.keys() and all(abs(fresh[k] - kept[k]) < AGREE for k in fresh), piece
+        elif isinstance(fresh, np.ndarray):
+            assert np.allclose(fresh, kept, rtol=0, atol=AGREE), piece
+        else:  # a PosteriorView
+            assert abs(fresh.kl - kept.kl) < AGREE and abs(fresh.log_px - kept.log_px) < AGREE, piece
+            assert np.allclose(fresh.log_post, kept.log_post, rtol=0, atol=1e-4), piece
+    # A second service (another server process, a restart) reads them instead of computing.
+    again = ViewService(workers=0)
+    assert again.build(ref, trained, len(x)) == 0
+    assert again.want("someone", ref, checks).keys() == {p.name for p in checks}
+    again.close()
+
+
+def test_a_damaged_or_foreign_views_file_is_computed_again(trained, x, tmp_path):
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    piece = S.numbers((0, 1))
+    assert S.write_views(entry, trained.config, {piece.name: S.compute(trained, x, piece)}) == ""
+    assert piece.name in S.read_views(entry, trained.config)
+    assert S.read_views(entry, make_config("digits", latent_dim=3)) == {}, "another model's file is not read"
+    (entry / S.VIEWS_FILE).write_bytes(b"not a torch file")
+    assert S.read_views(entry, trained.config) == {}, "damage is a miss, never an error"
+    assert S.write_views(entry, trained.config, {piece.name: 1.0}) == "" and S.read_views(entry, trained.config)
+
+
+def test_a_folder_that_cannot_be_written_says_so(trained, tmp_path):
+    """(As root a read-only folder is writable: a path through a file fails for anyone.)"""
+    entry = tmp_path / "a-file"
+    entry.write_text("")
+    problem = S.write_views(entry, trained.config, {"x": 1.0})
+    assert "could not be stored" in problem and str(entry) in problem
+
+
+class Blocking:
+    """A stand-in for the worker: records each piece, and holds the first one until released."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def __call__(self, root, config, piece):
+        self.calls.append(piece.name)
+        if len(self.calls) == 1:
+            self.started.set()
+            assert self.release.wait(30)
+        return float(len(self.calls))
+
+
+def test_a_new_request_drops_the_stale_pieces_and_goes_before_the_build(trained, monkeypatch):
+    work = Blocking()
+    monkeypatch.setattr(service_module, "_work", work)
+    ref = model_ref(trained)
+    service = ViewService(workers=0)
+    service._models[ref.key] = service_module._Model({})  # nothing stored: every piece is computed
+    a, b, c, d = (S.curve((i, i + 1), "importance", 0, S.STAGES[1]) for i in range(4))
+    background = S.curve((9, 10), "prior", 0, S.STAGES[2])
+    service.want("lecturer", ref, [a, b, c])
+    assert work.started.wait(30)  # a is running
+    service.want("build:x", ref, [background], priority=service_module.BUILD)
+    service.want("lecturer", ref, [d])  # another image: b and c are stale
+    assert service.busy(ref, [a, d]) and not service.busy(ref, [b, c])
+    work.release.set()
+    wait_idle(service, "lecturer")
+    wait_idle(service, "build:x")
+    assert work.calls == [a.name, d.name, background.name], "the running piece finishes; b and c never run"
+    known = service.known(ref, [a, b, c, d, background])
+    assert set(known) == {a.name, d.name, background.name}
+    service.close()
+
+
+def test_two_sessions_share_one_computation(trained, monkeypatch):
+    work = Blocking()
+    work.release.set()
+    monkeypatch.setattr(service_module, "_work", work)
+    ref = model_ref(trained)
+    service = ViewService(workers=0)
+    service._models[ref.key] = service_module._Model({})
+    piece = S.quadrature((5, 6))
+    service.want("one", ref, [piece])
+    service.want("two", ref, [piece])
+    wait_idle(service, "one")
+    wait_idle(service, "two")
+    assert work.calls == [piece.name]
+    assert service.want("three", ref, [piece]) == {piece.name: 1.0}
+    service.close()
+
+
+def test_a_failed_piece_says_why_and_the_service_goes_on(trained, monkeypatch):
+    def broken(root, config, piece):
+        if piece.kind == "quadrature":
+            raise RuntimeError("the grid does not fit")
+        return 2.0
+
+    monkeypatch.setattr(service_module, "_work", broken)
+    ref = model_ref(trained)
+    service = ViewService(workers=0)
+    service._models[ref.key] = service_module._Model({})
+    bad, good = S.quadrature((1, 2)), S.numbers((1, 2))
+    service.want("one", ref, [bad, good])
+    wait_idle(service, "one")
+    assert service.errors(ref, [bad, good]) == {bad.name: "RuntimeError: the grid does not fit"}
+    assert service.known(ref, [bad, good]) == {good.name: 2.0}
+    service.close()
