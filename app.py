@@ -12,10 +12,12 @@ from app_pages.common import sidebar_ui, view_ui
 from app_pages.room import bound_uploads
 from app_pages.url import go_to_url_page, presenter_ui, read_url_once, url_problems_ui, write_url
 from vae_core.views.arrays import app_icon
+from vae_core.views.service import view_service
 
 st.set_page_config(page_title="VAE Latent Lab", page_icon=Image.fromarray(app_icon(), "RGBA"), layout="wide")
 bound_uploads()
 read_url_once()
+view_service()  # once per server: its worker process starts now, not at the first view that needs it
 
 pages = [
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),

@@ -76,3 +76,11 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+def settled(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the page's views have streamed in: no "Refining …" caption left."""
+    from playwright.sync_api import expect
+
+    page.wait_for_selector(IDLE)
+    expect(page.get_by_text("Refining", exact=False)).to_have_count(0, timeout=timeout_ms)

@@ -7,7 +7,7 @@ import time
 from urllib.parse import urlparse
 
 import pytest
-from browser_helpers import IDLE
+from browser_helpers import IDLE, settled
 
 pytestmark = pytest.mark.browser
 
@@ -79,8 +79,11 @@ def test_train_explore_and_compare_the_elbo(server, page, artifacts):
 
     # ELBO vs log p(x): the page shows ELBO <= importance estimate <= quadrature.
     page.get_by_role("link", name="ELBO vs log p(x)").click()
+    metrics(page, "elbo_numbers")  # the first numbers, at once; L_5000 and the quadrature stream in
+    page.get_by_text("log p(x), importance k=5000").wait_for()
+    page.get_by_text("log p(x), quadrature").first.wait_for()
+    settled(page)
     numbers = metrics(page, "elbo_numbers")
-    page.wait_for_selector(IDLE)
     elbo, iw = numbers["ELBO (analytic KL)"], numbers["log p(x), importance k=5000"]
     exact = numbers["log p(x), quadrature"]
     assert elbo < exact, numbers

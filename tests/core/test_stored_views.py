@@ -31,7 +31,7 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def x(trained):
-    return service_module._test_x(trained.config.dataset, trained.config.train.binarize)
+    return service_module.test_inputs(trained.config.dataset, trained.config.train.binarize)
 
 
 def wait_idle(service: ViewService, owner: str, timeout: float = 120.0) -> None:

@@ -23,10 +23,12 @@ import itertools
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
+import types
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MODELS_KEPT = 16  # models whose values stay in memory (each a few MB at most)
 RETRY = 60.0  # seconds before a failed piece is tried again
+_LAUNCH = threading.Lock()  # one swap of __main__ at a time
 BUILD = 1  # priority of the background build; interactive pieces are 0
 
 
@@ -174,6 +177,11 @@ class ViewService:
         with self._cond:
             return self._model(ref).save_problem
 
+    def warm(self) -> None:
+        """Start the worker process now (it imports torch: seconds), not at the first request."""
+        if self.workers:
+            self._submit(_warm)
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
@@ -242,13 +250,26 @@ class ViewService:
             return _work(item.ref.root, item.ref.config, item.piece)
         for attempt in range(2):  # a worker that died is replaced once
             try:
-                return self._pool().submit(_work, item.ref.root, item.ref.config, item.piece).result()
+                return self._submit(_work, item.ref.root, item.ref.config, item.piece).result()
             except BrokenProcessPool:
                 with self._cond:
                     self._executor = None
                 if attempt:
                     raise
         raise AssertionError("unreachable")
+
+    def _submit(self, fn, *args) -> Future:
+        """Submit to the pool; a worker it starts on the way must not import the server's
+        ``__main__`` (under Streamlit that is the app script, which would start the app again)."""
+        pool = self._pool()
+        with _LAUNCH:
+            main = sys.modules.get("__main__")
+            sys.modules["__main__"] = types.ModuleType("__main__")
+            try:
+                return pool.submit(fn, *args)
+            finally:
+                if main is not None:
+                    sys.modules["__main__"] = main
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._cond:
@@ -272,8 +293,10 @@ class ViewService:
 
 @functools.cache
 def view_service() -> ViewService:
-    """The one service of this process (the pages share it across sessions)."""
-    return ViewService()
+    """The one service of this process (the pages share it across sessions), its worker started."""
+    service = ViewService()
+    service.warm()
+    return service
 
 
 # -- in the worker process ---------------------------------------------------------------------
@@ -285,6 +308,10 @@ def _init_worker(threads: int) -> None:
         os.nice(5)  # the server's requests first
 
 
+def _warm() -> None:
+    """Nothing: the worker's imports and its initializer are the point."""
+
+
 @functools.lru_cache(maxsize=4)
 def _trained(root: str, config: RunConfig) -> TrainedModel:
     trained = lookup(config, root)
@@ -294,11 +321,11 @@ def _trained(root: str, config: RunConfig) -> TrainedModel:
 
 
 @functools.lru_cache(maxsize=2)
-def _test_x(dataset: str, binarize: bool) -> torch.Tensor:
+def test_inputs(dataset: str, binarize: bool) -> torch.Tensor:
     """The test inputs as every reported number sees them (as the app's ``test_set``)."""
     x = load_dataset(dataset, download_missing=False).x_test
     return fixed_binarization(x) if binarize else x
 
 
 def _work(root: str, config: RunConfig, piece: Piece) -> Any:
-    return compute(_trained(root, config), _test_x(config.dataset, config.train.binarize), piece)
+    return compute(_trained(root, config), test_inputs(config.dataset, config.train.binarize), piece)
