@@ -21,6 +21,7 @@ LINES = {  # what a marked value is drawn as, in every chart here
     "L_k": dict(color=PALETTE[0], width=3),
     "log p(x)": dict(color="#444444", width=2),
     "naive": dict(color=PALETTE[1], width=3),
+    "groups": dict(color=PALETTE[3], dash="dot", width=3),
 }
 
 
@@ -74,6 +75,14 @@ def _marked_histogram(
         fig.data[-1].hovertemplate = f"{label}: %{{x:.3f}} nats<extra></extra>"
 
 
+def _outline(fig: go.Figure, values: np.ndarray, bins: int, name: str, color: str, **panel: int) -> float:
+    """A density histogram of ``values`` as a step outline, filled; returns its highest density."""
+    counts, edges = np.histogram(values, bins=bins, density=True)
+    fig.add_scatter(x=np.repeat(edges, 2)[1:-1], y=np.repeat(counts, 2), mode="lines", name=name, **panel)
+    fig.data[-1].update(line=dict(color=color, width=2), fill="tozeroy", opacity=0.6, hoverinfo="skip")
+    return float(counts.max())
+
+
 def sgvb_figure(a: np.ndarray, b: np.ndarray, *, height: int = 320) -> go.Figure:
     """The two single-sample ELBO estimates over the same draws: A (all sampled) and B (KL closed form)."""
     fig = go.Figure()
@@ -81,10 +90,8 @@ def sgvb_figure(a: np.ndarray, b: np.ndarray, *, height: int = 320) -> go.Figure
         (a, "A: log p(x|z) + log p(z) − log q(z|x)", PALETTE[0]),
         (b, "B: log p(x|z) − KL", PALETTE[1]),
     ):
-        counts, edges = np.histogram(values, bins=40, density=True)
-        fig.add_scatter(x=np.repeat(edges, 2)[1:-1], y=np.repeat(counts, 2), mode="lines", name=name, fill="tozeroy")
-        fig.data[-1].update(line=dict(color=color, width=2), opacity=0.5, hoverinfo="skip")
-        fig.add_scatter(x=[values.mean()] * 2, y=[0, counts.max()], mode="lines", name=f"mean of {name[0]}")
+        top = _outline(fig, values, 40, name, color)
+        fig.add_scatter(x=[values.mean()] * 2, y=[0, top], mode="lines", name=f"mean of {name[0]}")
         fig.data[-1].update(
             line=dict(color=color, dash="dash", width=2), hovertemplate="mean %{x:.3f} nats<extra></extra>"
         )
@@ -104,39 +111,20 @@ def log_weight_figure(
     """Left: log w = log p(x, z) − log q(z|x) over z ~ q, its mean (the ELBO), the L_k of disjoint
     groups of k weights and their mean, log mean w over all, and log p(x) (``reference``). Right:
     the same for z ~ p(z), where log w = log p(x|z) and log mean w is the naive estimate."""
-    fig = make_subplots(
-        1, 2, column_widths=[0.6, 0.4], horizontal_spacing=0.08, subplot_titles=("z ~ q(z|x)", "z ~ p(z), the prior")
-    )
+    titles = ("z ~ q(z|x)", "z ~ p(z), the prior")
+    fig = make_subplots(1, 2, column_widths=[0.6, 0.4], horizontal_spacing=0.08, subplot_titles=titles)
     ref = [("log p(x)", reference, "log p(x)")] if reference is not None else []
-
+    if len(groups) > 1:
+        _outline(fig, groups, min(40, max(5, len(groups) // 5)), f"L_{k} of {len(groups)} groups of {k}", PALETTE[3])
     marks = [
         ("ELBO = mean log w", float(log_w.mean()), "ELBO"),
+        (f"mean L_{k}", float(groups.mean()), "groups"),
         (f"L_{len(log_w)} = log mean w", float(log_mean_exp(log_w)), "L_k"),
     ]
     _marked_histogram(fig, log_w, f"log w, {len(log_w)} draws from q", PALETTE[0], marks + ref, row=1, col=1)
-    if len(groups) > 1:
-        counts, edges = np.histogram(groups, bins=min(40, max(5, len(groups) // 5)), density=True)
-        fig.add_scatter(x=np.repeat(edges, 2)[1:-1], y=np.repeat(counts, 2), mode="lines", row=1, col=1)
-        fig.data[-1].update(
-            name=f"L_{k} of {len(groups)} groups of {k}", line=dict(color=PALETTE[3], width=2), hoverinfo="skip"
-        )
-    mean_k = float(groups.mean())
-    fig.add_scatter(
-        x=[mean_k] * 2, y=[0, fig.data[0].y.max() * 1.1], mode="lines", name=f"mean L_{k} = {mean_k:.3f}", row=1, col=1
-    )
-    fig.data[-1].update(
-        line=dict(color=PALETTE[3], dash="dot", width=3), hovertemplate=f"mean L_{k}: %{{x:.3f}}<extra></extra>"
-    )
     naive = [("naive = log mean p(x|z)", float(log_mean_exp(prior_log_w)), "naive")]
-    _marked_histogram(
-        fig,
-        prior_log_w,
-        f"log w = log p(x|z), {len(prior_log_w)} draws from p(z)",
-        PALETTE[1],
-        naive + ref,
-        row=1,
-        col=2,
-    )
+    name = f"log w = log p(x|z), {len(prior_log_w)} draws from p(z)"
+    _marked_histogram(fig, prior_log_w, name, PALETTE[1], naive + ref, row=1, col=2)
     fig.update_xaxes(title_text="log w (nats)")
     fig.update_yaxes(title_text="density", row=1, col=1)
     fig.update_layout(height=height, bargap=0, **{**LAYOUT, "legend": dict(orientation="h", x=0, y=-0.25)})
