@@ -44,12 +44,12 @@ with left, st.container(key="walk_steps"):
     st.markdown(
         f"1. **Encode:** x → μ = {vec(s.mu)}, σ = {vec(s.sigma)}\n"
         f"2. **Draw** ε ~ N(0, I): ε = {vec(s.eps)}\n"
-        f"3. **Reparameterize:** z* = μ + σ·ε = {vec(s.z)}\n"
-        f"4. **log q(z*|x)** = {s.log_q:.3f} nats (how likely the encoder found this z*)\n"
-        f"5. **log p(z*)** = {s.log_pz:.3f} nats (the prior N(0, I) at z*)\n"
-        f"6. **Decode** z* → p(x|z*); **log p(x|z*)** = {s.log_px_z:.3f} nats (the image's likelihood)\n"
-        f"7. **ELBO, one sample (A):** log p(x|z*) + log p(z*) − log q(z*|x) = **{s.estimate_a:.3f}** nats\n"
-        f"8. **ELBO with the KL in closed form (B):** log p(x|z*) − KL(q ‖ p(z)) = "
+        f"3. **Reparameterize:** z\\* = μ + σ·ε = {vec(s.z)}\n"
+        f"4. **log q(z\\*|x)** = {s.log_q:.3f} nats (how likely the encoder found this z\\*)\n"
+        f"5. **log p(z\\*)** = {s.log_pz:.3f} nats (the prior N(0, I) at z\\*)\n"
+        f"6. **Decode** z\\* → p(x|z\\*); **log p(x|z\\*)** = {s.log_px_z:.3f} nats (the image's likelihood)\n"
+        f"7. **ELBO, one sample (A):** log p(x|z\\*) + log p(z\\*) − log q(z\\*|x) = **{s.estimate_a:.3f}** nats\n"
+        f"8. **ELBO with the KL in closed form (B):** log p(x|z\\*) − KL(q ‖ p(z)) = "
         f"{s.log_px_z:.3f} − {s.kl:.3f} = **{s.estimate_b:.3f}** nats"
     )
 with right:

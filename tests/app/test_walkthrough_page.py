@@ -15,7 +15,8 @@ from vae_core.vae.objectives import elbo_terms
 
 
 def steps(at) -> str:
-    return next(m.value for m in at.markdown if "Reparameterize" in m.value)
+    """The recipe's lines as a reader sees them (the Markdown escapes the * of z*)."""
+    return next(m.value for m in at.markdown if "Reparameterize" in m.value).replace("\\*", "*")
 
 
 def numbers(at) -> dict[str, float]:

@@ -125,6 +125,10 @@ def log_weight_figure(
     naive = [("naive = log mean p(x|z)", float(log_mean_exp(prior_log_w)), "naive")]
     name = f"log w = log p(x|z), {len(prior_log_w)} draws from p(z)"
     _marked_histogram(fig, prior_log_w, name, PALETTE[1], naive + ref, row=1, col=2)
+    seen: set[str] = set()
+    for trace in fig.data:  # log p(x) is marked in both panels: one legend entry
+        trace.showlegend = trace.name not in seen
+        seen.add(trace.name)
     fig.update_xaxes(title_text="log w (nats)")
     fig.update_yaxes(title_text="density", row=1, col=1)
     fig.update_layout(height=height, bargap=0, **{**LAYOUT, "legend": dict(orientation="h", x=0, y=-0.25)})
