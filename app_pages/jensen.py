@@ -43,8 +43,7 @@ with st.spinner(f"Drawing {DRAWS:,} z from q and from the prior…"):
     log_w, prior_w, ident = weights(mid, i, model, x)
 reference = ident.log_px if ident.exact else None
 groups = grouped_bounds(log_w, k)
-with b:
-    chart_ui(log_weight_figure(log_w, groups, k, prior_w, reference=reference), key="jensen_hist")
+chart_ui(log_weight_figure(log_w, groups, k, prior_w, reference=reference), key="jensen_hist")
 naive_gap = float(log_mean_exp(log_w) - log_mean_exp(prior_w))
 prior_story = (
     f"Almost no prior draw explains this image: the naive estimate is {naive_gap:.1f} nats below L_{DRAWS:,}, "

@@ -62,14 +62,21 @@ def sample_plane(
 
 
 def _marked_histogram(
-    fig: go.Figure, values: np.ndarray, name: str, color: str, marks: Sequence[tuple[str, float, str]], **panel: int
+    fig: go.Figure,
+    values: np.ndarray,
+    name: str,
+    color: str,
+    marks: Sequence[tuple[str, float, str]],
+    top: float = 0.0,
+    **panel: int,
 ) -> None:
-    """A density histogram of ``values`` and vertical lines (name, x, style key) as legend entries."""
+    """A density histogram of ``values`` and vertical lines (name, x, style key) as legend entries,
+    as tall as the histogram or ``top``, whichever is higher."""
     counts, edges = np.histogram(values, bins=min(60, max(10, len(values) // 40)), density=True)
     centres = 0.5 * (edges[1:] + edges[:-1])
     fig.add_bar(x=centres, y=counts, width=edges[1] - edges[0], name=name, marker_color=color, opacity=0.6, **panel)
     fig.data[-1].hovertemplate = "%{x:.2f} nats: density %{y:.3g}<extra></extra>"
-    top = float(counts.max()) * 1.1
+    top = max(top, float(counts.max())) * 1.1
     for label, x, style in marks:
         fig.add_scatter(x=[x, x], y=[0, top], mode="lines", name=f"{label} = {x:.3f}", line=LINES[style], **panel)
         fig.data[-1].hovertemplate = f"{label}: %{{x:.3f}} nats<extra></extra>"
@@ -114,14 +121,16 @@ def log_weight_figure(
     titles = ("z ~ q(z|x)", "z ~ p(z), the prior")
     fig = make_subplots(1, 2, column_widths=[0.6, 0.4], horizontal_spacing=0.08, subplot_titles=titles)
     ref = [("log p(x)", reference, "log p(x)")] if reference is not None else []
+    top = 0.0
     if len(groups) > 1:
-        _outline(fig, groups, min(40, max(5, len(groups) // 5)), f"L_{k} of {len(groups)} groups of {k}", PALETTE[3])
+        name = f"L_{k} of {len(groups)} groups of {k}"
+        top = _outline(fig, groups, min(40, max(5, len(groups) // 5)), name, PALETTE[3])
     marks = [
         ("ELBO = mean log w", float(log_w.mean()), "ELBO"),
         (f"mean L_{k}", float(groups.mean()), "groups"),
         (f"L_{len(log_w)} = log mean w", float(log_mean_exp(log_w)), "L_k"),
     ]
-    _marked_histogram(fig, log_w, f"log w, {len(log_w)} draws from q", PALETTE[0], marks + ref, row=1, col=1)
+    _marked_histogram(fig, log_w, f"log w, {len(log_w)} draws from q", PALETTE[0], marks + ref, top, row=1, col=1)
     naive = [("naive = log mean p(x|z)", float(log_mean_exp(prior_log_w)), "naive")]
     name = f"log w = log p(x|z), {len(prior_log_w)} draws from p(z)"
     _marked_histogram(fig, prior_log_w, name, PALETTE[1], naive + ref, row=1, col=2)
@@ -152,5 +161,5 @@ def bound_climb_figure(
             fig.data[-1].hovertemplate = f"{name}: {NATS}<extra></extra>"
     ticks = _log_ticks(ks)
     fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:d}" for t in ticks], title_text="k, weights averaged")
-    fig.update_layout(height=height, yaxis_title="nats", **LAYOUT)
+    fig.update_layout(height=height, yaxis_title="nats", **{**LAYOUT, "legend": dict(orientation="h", x=0, y=-0.35)})
     return fig
