@@ -58,7 +58,7 @@ with right:
     else:
         st.metric("The test point x", f"({x[i][0]:.2f}, {x[i][1]:.2f})")
         st.metric("Decoder mean at z*", f"({s.x_mean[0]:.2f}, {s.x_mean[1]:.2f})")
-left, right = st.columns(2)
+left, right = st.columns([2, 3])
 with left:
     chart_ui(encoder_bars(s), key="walk_bars")
     st.caption("The encoder's μ and σ per latent dimension, the draw ε and the point z* it gives.")

@@ -66,14 +66,14 @@ def stats(values: list[float]) -> dict[str, float]:
     }
 
 
-def measure(url: str, strokes: int) -> dict:
+def measure(url: str, strokes: int, dataset: str) -> dict:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         page.set_default_timeout(120_000)
-        page.goto(f"{url}/own_image")
+        page.goto(f"{url}/own_image?dataset={dataset}")
         page.wait_for_selector(".draw-root[data-strokes]")
         page.wait_for_selector(IDLE)
         box = page.locator(".draw-canvas").bounding_box()
@@ -105,7 +105,7 @@ def main() -> None:
         get_or_train(make_config(args.dataset), root=cache)
         proc, url = start_server(cache, Path(folder) / "streamlit.log")
         try:
-            figures = measure(url, args.strokes)
+            figures = measure(url, args.strokes, args.dataset)
         finally:
             stop_server(proc)
     out = {

@@ -44,7 +44,7 @@ def encoder_bars(sample: OneSample, *, height: int = 300) -> go.Figure:
 
 
 def sample_plane(
-    sample: OneSample, codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, height: int = 420
+    sample: OneSample, codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, height: int = 520
 ) -> go.Figure:
     """The 2-D latent plane: test codes, the prior's rings, q(z|x) at 1σ and 2σ, μ and the draw z*."""
     lim = latent_limit(codes, sample.z[None])
@@ -58,6 +58,7 @@ def sample_plane(
     fig.data[-1].marker = dict(size=12, symbol="circle-open", line=dict(width=3, color="black"))
     fig.add_scatter(x=[sample.z[0]], y=[sample.z[1]], mode="markers", name="z* = μ + σ·ε")
     fig.data[-1].marker = dict(size=18, symbol="x", color="crimson", line=dict(width=2, color="white"))
+    fig.update_layout(legend=dict(orientation="h", x=0, y=-0.15, title_text=""))  # under: the plane keeps the width
     return fig
 
 
@@ -102,7 +103,8 @@ def sgvb_figure(a: np.ndarray, b: np.ndarray, *, height: int = 320) -> go.Figure
         fig.data[-1].update(
             line=dict(color=color, dash="dash", width=2), hovertemplate="mean %{x:.3f} nats<extra></extra>"
         )
-    fig.update_layout(height=height, xaxis_title="single-sample ELBO estimate (nats)", yaxis_title="density", **LAYOUT)
+    titles = dict(xaxis_title="single-sample ELBO estimate (nats)", yaxis_title="density")
+    fig.update_layout(height=height, **titles, **{**LAYOUT, "legend": dict(orientation="h", x=0, y=-0.3)})
     return fig
 
 
