@@ -32,8 +32,8 @@ HTML = """<div class="draw-root">
         <button type="button" class="draw-clear">Clear</button></div></div>
     <div><canvas class="draw-plane" aria-label="latent plane with your digit's q(z|x)"></canvas>
       <div class="draw-caption">q(z|x) of your digit (red, 1σ and 2σ) over the test codes</div></div>
-    <div><canvas class="draw-seen" aria-label="your digit as the model sees it"></canvas>
-      <div class="draw-caption">as the model sees it</div>
+    <div><canvas class="draw-seen" aria-label="your digit, prepared for the encoder"></canvas>
+      <div class="draw-caption">what the encoder gets</div>
       <canvas class="draw-recon" aria-label="its reconstruction"></canvas>
       <div class="draw-caption">its reconstruction E[x | z = μ]</div></div>
   </div>
