@@ -1,6 +1,7 @@
 """The drawing pad: a ``st.components.v2`` component on the Your own image page where a digit drawn
 with the mouse, a finger or a pen is encoded in the browser while the stroke is drawn
-(``draw_pad.js`` beside this file; the payload from ``vae_core.views.canvas``). Not a page.
+(``draw_prepare.js`` and ``draw_pad.js`` beside this file, one module; the payload from
+``vae_core.views.canvas``). Not a page.
 
 Both networks go to the browser once per model and session, the test codes once per model (the
 latent pad's scheme: a reloaded browser asks again with the "missing" trigger). At each stroke's
@@ -43,7 +44,7 @@ _draw = st.components.v2.component(
     "vae_lab.draw_pad",
     html=HTML,
     css=(HERE / "draw_pad.css").read_text(),
-    js=(HERE / "draw_pad.js").read_text(),
+    js=(HERE / "draw_prepare.js").read_text() + (HERE / "draw_pad.js").read_text(),  # one module
 )
 KEY = "draw_pad"
 

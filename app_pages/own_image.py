@@ -1,4 +1,5 @@
-"""Your own image: a digit you drew or photographed, as the model sees it, what it makes of it,
+"""Your own image: a digit you draw on the page (the drawing pad, ``draw_pad.py``: encoded in the
+browser while you draw) or photographed and uploaded, as the model sees it, what it makes of it,
 and where it lands among the test images' codes.
 
 The picture is prepared the way MNIST was (``vae_core.data.images``): ink as 1 on a background of

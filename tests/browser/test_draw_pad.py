@@ -110,3 +110,78 @@ def test_strokes_are_encoded_in_the_browser_as_torch_encodes_them(trained_server
     expect(root).to_have_attribute("data-mu", "")
     assert plane.evaluate("c => c.toDataURL()") == empty_plane
     page.context.close()
+
+
+PEN = """(canvas, kind) => {  // a stroke of pointer events of another kind, as a pen or a finger sends them
+  const r = canvas.getBoundingClientRect();
+  const at = (f) => ({ clientX: r.left + f * r.width, clientY: r.top + (0.2 + 0.6 * f) * r.height });
+  const event = (type, f) => canvas.dispatchEvent(new PointerEvent(type, {
+    pointerId: 7, pointerType: kind, isPrimary: true, bubbles: true, pressure: 0.5, ...at(f) }));
+  event('pointerdown', 0.5);
+  for (let i = 1; i <= 10; i++) event('pointermove', 0.5 + 0.02 * i);
+  event('pointerup', 0.7);
+}"""
+
+
+@pytest.mark.parametrize("kind", ["pen", "touch"])
+def test_a_pen_or_a_finger_draws_as_the_mouse_does(trained_server, browser, kind):
+    from playwright.sync_api import expect
+
+    url, _ = trained_server
+    page = browser.new_context(viewport={"width": 1400, "height": 1300}).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{url}/own_image")
+    page.wait_for_selector(".draw-root[data-strokes]")
+    root = page.locator(".draw-root")
+    page.locator(".draw-canvas").evaluate(PEN, kind)
+    expect(root).to_have_attribute("data-strokes", "1")
+    expect(root).not_to_have_attribute("data-mu", "")
+    assert len(floats(root.get_attribute("data-mu"))) == 2
+    assert (
+        page.locator(".draw-canvas").evaluate("c => c.style.touchAction || getComputedStyle(c).touchAction") == "none"
+    )
+    page.context.close()
+
+
+@pytest.fixture(scope="module")
+def mnist_server(tmp_path_factory):
+    """A server with a short MNIST model (2-D latent) in its cache; skipped without the real files."""
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("VAE_LAB_DATA")
+    if not root or not (Path(root) / "mnist").is_dir():
+        pytest.skip("VAE_LAB_DATA does not point at the real datasets (e.g. VAE_LAB_DATA=../shared/data)")
+    folder = tmp_path_factory.mktemp("draw-mnist")
+    trained = get_or_train(make_config("mnist", epochs=2), root=folder / "models")
+    proc, url = start_server(folder / "models", folder / "streamlit.log")
+    yield url, trained
+    stop_server(proc)
+
+
+def test_a_drawing_becomes_a_28x28_image_as_an_upload_does(mnist_server, browser):
+    from playwright.sync_api import expect
+
+    url, trained = mnist_server
+    page = browser.new_context(viewport={"width": 1400, "height": 1300}).new_page()
+    page.set_default_timeout(120_000)
+    page.goto(f"{url}/own_image?dataset=mnist&epochs=2")
+    page.wait_for_selector(".draw-root[data-strokes]")
+    canvas, root = page.locator(".draw-canvas"), page.locator(".draw-root")
+    box = canvas.bounding_box()
+    stroke(page, box, [(0.5, 0.15), (0.5, 0.85)])  # a "1"
+    stroke(page, box, [(0.35, 0.3), (0.5, 0.15)])  # its flag
+    expect(root).to_have_attribute("data-strokes", "2")
+    state = pad_state(page)
+    image = floats(state["image"])
+    assert image.shape == (784,)
+    png = base64.b64decode(canvas.evaluate("c => c.toDataURL('image/png')").split(",", 1)[1])
+    np.testing.assert_allclose(image, to_dataset_image(png, 28), atol=1e-5)
+    rows = np.nonzero(image.reshape(28, 28).max(1) > 0.25)[0]
+    assert rows.max() - rows.min() + 1 in (19, 20, 21), "the ink's box is MNIST's 20 pixels high"
+    with torch.inference_mode():
+        mu, _ = (t[0].numpy() for t in trained.model.encode(torch.tensor(image, dtype=torch.float32)[None]))
+    np.testing.assert_allclose(floats(state["mu"]), mu, atol=1e-4)
+    expected = canvas_scores(trained.model, image, score_draws(2))
+    assert float(state["lk"]) == pytest.approx(expected["l_k"], abs=5e-3)
+    page.context.close()
