@@ -71,7 +71,7 @@ with right, st.container(key="jensen_identity"):
     if ident.exact:
         ok = abs(ident.residual) < 0.005
         text = (
-            f"Three separate computations: log p(x) by quadrature over the plane, the ELBO by Gauss–Hermite "
+            f"Three separate computations: log p(x) by quadrature over the latent space, the ELBO by Gauss–Hermite "
             f"quadrature of E_q[log p(x|z)] minus the closed-form KL, the KL on a grid over q. They differ by "
             f"{ident.residual:+.4f} nats: "
         )

@@ -76,3 +76,12 @@ def test_without_quadrature_the_kl_is_a_lower_bound_from_l_5000(open_app):
     assert "log p(x) (L_5000)" in n and not at.success
     assert "lower bound" in at.info[0].value
     assert "log p(x)" not in marks(plotly_specs(at)["jensen_hist"])
+
+
+@pytest.mark.parametrize(("dataset", "latent_dim"), [("two-moons", 2), ("digits", 1)])
+def test_the_identity_holds_for_a_gaussian_decoder_and_a_1d_latent(open_app, dataset, latent_dim):
+    pretrained(dataset=dataset, latent_dim=latent_dim, epochs=3)
+    at = open_app("jensen", dataset=dataset, latent_dim=latent_dim, epochs=3)
+    n = numbers(at)
+    assert n["ELBO + KL"] == pytest.approx(n["log p(x) (quadrature)"], abs=0.011)
+    assert "the identity holds to the two decimals shown" in at.success[0].value
