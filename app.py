@@ -22,7 +22,9 @@ view_service()  # once per server: its worker process starts now, not at the fir
 pages = [
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("app_pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("app_pages/walkthrough.py", title="One sample, step by step", icon=":material/footprint:"),
     st.Page("app_pages/elbo.py", title="ELBO vs log p(x)", icon=":material/functions:"),
+    st.Page("app_pages/jensen.py", title="Jensen's inequality", icon=":material/bar_chart:"),
     st.Page("app_pages/posterior.py", title="Posterior view", icon=":material/blur_on:"),
     st.Page("app_pages/gradients.py", title="Gradient estimators", icon=":material/casino:"),
     st.Page("app_pages/compare.py", title="Compare two runs", icon=":material/compare:"),

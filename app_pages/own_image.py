@@ -1,4 +1,5 @@
-"""Your own image: a digit you drew or photographed, as the model sees it, what it makes of it,
+"""Your own image: a digit you draw on the page (the drawing pad, ``draw_pad.py``: encoded in the
+browser while you draw) or photographed and uploaded, as the model sees it, what it makes of it,
 and where it lands among the test images' codes.
 
 The picture is prepared the way MNIST was (``vae_core.data.images``): ink as 1 on a background of
@@ -11,6 +12,7 @@ import streamlit as st
 import torch
 
 from app_pages.common import chart_ui, collapse_warning_ui, images_ui, model_id, model_or_stop_ui, test_codes, test_set
+from app_pages.draw_pad import draw_pad_ui, drawn_scores_ui
 from vae_core.data.images import MAX_BYTES, ImageError, to_dataset_image
 from vae_core.vae.objectives import elbo_terms
 from vae_core.views.latent_figures import latent_limit, latent_scatter
@@ -24,13 +26,26 @@ if info.image_shape is None:
     st.stop()
 h, w = info.image_shape
 st.markdown(
-    f"Draw a digit on paper (or in any drawing program), photograph it and upload it. It is turned "
+    f"Draw a digit in the box below, or on paper (photograph it and upload it). Either way it is turned "
     f"into a {h}×{w} image like the training data — cropped to the ink, centred by its centre of mass, "
     "ink dark on white as every image here is drawn — then encoded and reconstructed."
 )
 trained = model_or_stop_ui(config)
 model, mid = trained.model, model_id(trained)
 x, y = test_set(config.dataset, config.train.binarize)
+mu = test_codes(mid, model, x)
+
+st.subheader("Draw a digit: how likely is it under the model?")
+if D < 2:
+    st.info("The drawing pad draws q(z|x) on the plane of z1 and z2: choose 2 or more latent dimensions.")
+else:
+    st.caption(
+        f"Draw with the mouse, a finger or a pen. While you draw, your browser prepares the drawing as an upload "
+        f"is prepared ({h}×{w}), encodes it with this model and moves its q(z|x) over the test codes."
+    )
+    draw_pad_ui(model, mid, config, mu, y, trained.metrics["test_elbo"])
+    drawn_scores_ui(model, config)
+st.subheader("…or upload a picture")
 
 
 upload = st.file_uploader(
@@ -69,7 +84,6 @@ with right, st.container(key="own_numbers", horizontal=True):
         "Grey pixels count as the average over their binarizations."
     )
 
-mu = test_codes(mid, model, x)
 collapse_warning_ui(trained)
 if D == 1:
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(y))

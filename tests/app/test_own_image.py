@@ -5,8 +5,13 @@ from __future__ import annotations
 import io
 
 import pytest
-from app_helpers import array, images, plotly_specs, pretrained
+from app_helpers import array, component_data, images, plotly_specs, pretrained
 from PIL import Image, ImageDraw
+
+from app_pages import common
+from vae_core import get_or_train
+from vae_core.data.images import to_dataset_image
+from vae_core.views.canvas import canvas_scores, score_draws
 
 
 def drawing(fmt: str = "PNG") -> bytes:
@@ -80,3 +85,31 @@ def test_the_file_name_is_shown_as_literal_text(open_app):
     at = upload(open_app("own_image", epochs=3), b"not an image", name)
     assert any(name in t.value for t in at.text)
     assert not any("198.51.100.7" in e.value for kind in ("error", "markdown", "caption") for e in at.get(kind))
+
+
+def test_the_drawing_pad_gets_both_networks_once_and_a_drawing_is_scored_on_the_server(open_app):
+    config = pretrained(epochs=3)
+    at = open_app("own_image", epochs=3)
+    (data,) = component_data(at, "vae_lab.draw_pad")
+    assert data["weights"]["encoder"][0]["shape"] == [config.model.hidden[0], 64]
+    assert data["codes"]["n"] == len(common.test_set("digits", True)[1])
+    at.run()
+    (again,) = component_data(at, "vae_lab.draw_pad")
+    assert "weights" not in again and "codes" not in again, "sent once per session"
+    assert not [m for m in at.metric if m.label.startswith("Drawn")], "nothing drawn yet"
+    # What the browser sends at a stroke's end (the "drawn" trigger stores it): scored again with torch.
+    pixels = to_dataset_image(drawing(), 8)
+    at.session_state["draw_pixels"] = pixels.tolist()
+    at.run()
+    drawn = {m.label: float(m.value) for m in at.metric if m.label.startswith("Drawn")}
+    expected = canvas_scores(get_or_train(config).model, pixels, score_draws(2))
+    assert drawn["Drawn: ELBO, the pad's 100 draws"] == pytest.approx(expected["elbo"], abs=0.006)
+    assert drawn["Drawn: L_100, the pad's draws"] == pytest.approx(expected["l_k"], abs=0.006)
+    assert abs(drawn["Drawn: ELBO, 1,000 fresh draws"] - expected["elbo"]) < 1.0
+
+
+def test_one_latent_dimension_has_no_drawing_plane(open_app):
+    pretrained(latent_dim=1, epochs=3)
+    at = open_app("own_image", latent_dim=1, epochs=3)
+    assert any("2 or more latent dimensions" in i.value for i in at.info)
+    assert component_data(at, "vae_lab.draw_pad") == []

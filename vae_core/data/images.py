@@ -136,7 +136,13 @@ def to_dataset_image(data: bytes, size: int) -> np.ndarray:
     """
     if size not in BOX:
         raise ValueError(f"size must be one of {sorted(BOX)}, got {size}")
-    strokes = ink(read_picture(data))
+    return ink_to_dataset_image(ink(read_picture(data)), size)
+
+
+def ink_to_dataset_image(strokes: np.ndarray, size: int) -> np.ndarray:
+    """Ink (H, W) in [0, 1] as one dataset image (size * size,): cropped to the ink, its box fitted,
+    thin strokes thickened, centred by its centre of mass. The drawing pad's JavaScript
+    (``app_pages/draw_prepare.js``) does the same to a canvas; this is its reference."""
     rows, cols = np.nonzero(strokes > 0.25)
     if len(rows) == 0:
         raise ImageError("No drawing found: the picture is (almost) one flat colour.")
