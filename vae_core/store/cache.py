@@ -38,6 +38,7 @@ from vae_core.data.download import user_folder
 from vae_core.vae.fast_step import time_step
 from vae_core.vae.model import VAE, build_model
 from vae_core.vae.precision import PrecisionChooser
+from vae_core.vae.schedule import Controls, with_schedule
 from vae_core.vae.train import EpochInfo, StepInfo, train
 
 log = logging.getLogger(__name__)
@@ -135,13 +136,15 @@ def get_or_train(
     on_model: Callable[[VAE], None] | None = None,
     on_wait: Callable[[], None] | None = None,
     stop_event: threading.Event | None = None,
+    controls: Controls | None = None,
 ) -> TrainedModel:
     """The cached model for ``config``, training and storing it first if needed.
 
     ``on_model`` receives the model before training starts, for viewers of the changing
     weights; ``on_wait`` is called when another process holds this config's lock (it trains it),
     before waiting for its result. Only a run that completed is stored; a stopped or diverged run
-    is returned (see ``metrics["status"]``) and leaves the cache as it was.
+    is returned (see ``metrics["status"]``) and leaves the cache as it was. A run whose β was
+    changed through ``controls`` is stored under its recorded schedule (``schedule.with_schedule``).
     """
     cached = lookup(config, root)
     if cached is not None:
@@ -157,18 +160,25 @@ def get_or_train(
         if on_model is not None:
             on_model(model)
         auto = machine_chooser(root)  # how precision="auto" trains on this machine
-        result = train(
-            model, data, config.train, on_step=on_step, on_epoch=on_epoch, chooser=auto, stop_event=stop_event
-        )
+        hooks = {"on_step": on_step, "on_epoch": on_epoch, "stop_event": stop_event, "controls": controls}
+        result = train(model, data, config.train, chooser=auto, **hooks)
+        config = with_schedule(config, controls.changes if controls else ())  # β changed live: its own key
         trained = TrainedModel(model, config, result.history(), result.metrics(), checkpoints=result.checkpoints)
         if result.status == "completed":
-            try:
-                _write_entry(folder, trained)
-                trained.path = folder
-            except Exception as e:  # the run is done and good: keep it in memory, say why it is not stored
-                log.warning("could not store %s in the cache", folder, exc_info=True)
-                trained.save_error = _why_not_saved(e, folder.parent, trained)
+            store(trained, root)
         return trained
+
+
+def store(trained: TrainedModel, root: str | Path | None = None) -> None:
+    """Write a completed run into the cache under its config's key (``trained.path`` says where),
+    or keep it in memory only and say why in ``trained.save_error``."""
+    folder = entry_dir(trained.config, root)
+    try:
+        _write_entry(folder, trained)
+        trained.path = folder
+    except Exception as e:  # the run is done and good: keep it in memory, say why it is not stored
+        log.warning("could not store %s in the cache", folder, exc_info=True)
+        trained.save_error = _why_not_saved(e, folder.parent, trained)
 
 
 def _entry_lock(folder: Path, on_wait: Callable[[], None] | None = None) -> contextlib.AbstractContextManager:
