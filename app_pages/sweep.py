@@ -61,6 +61,8 @@ def open_member() -> None:
 
 
 def plane_view(polling: bool) -> None:
+    if st.session_state.get("sweep_open"):
+        st.rerun()  # a click reruns this fragment only: the sidebar and the page switch need the app
     snap = job.snapshot() if job is not None else None
     if polling and snap is not None and not snap.running:
         st.rerun()  # the sweep just ended: redraw once, without polling
