@@ -101,6 +101,26 @@ def _line(row: int, x: np.ndarray, y: np.ndarray, name: str, kind: str, color: s
     )
 
 
+def beta_schedule_figure(steps: Sequence[Any], changes: Sequence[tuple[int, float]] = ()) -> go.Figure:
+    """β, the weight of the KL term, against the optimizer step (a KL warm-up's ramp, a live
+    change's jump); ``changes`` (0-based step, β) are marked where a person moved β."""
+    kept = _thinned(steps, 1000)
+    x, y = column(kept, "step", int), column(kept, "beta")
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line=dict(color=PALETTE[1], shape="hv"), name="β"))
+    fig.data[0].hovertemplate = "step %{x}: β = %{y:.3g}<extra></extra>"
+    for step, beta in changes:
+        fig.add_vline(x=step + 1, line=dict(color=COLLAPSED, dash="dot"), annotation_text=f"β → {beta:g}")
+    fig.update_layout(
+        title="β, the weight of the KL term in the loss, by step",
+        xaxis_title="optimizer step",
+        yaxis_title="β",
+        height=240,
+        margin=dict(l=80, r=200, t=40, b=40),
+        showlegend=False,
+    )
+    return fig
+
+
 def kl_bars(kl_per_dim: Sequence[float], active_units: int, *, threshold: float = 0.01) -> go.Figure:
     """Test-set KL per latent dimension; a bar near 0 is a collapsed unit (q(z_d|x) = p(z_d))."""
     kl = np.asarray(kl_per_dim, dtype=float)
