@@ -39,6 +39,7 @@ from vae_core.vae.fast_step import time_step
 from vae_core.vae.model import VAE, build_model
 from vae_core.vae.precision import PrecisionChooser
 from vae_core.vae.schedule import Controls, with_schedule
+from vae_core.vae.snapshots import Recorder
 from vae_core.vae.train import EpochInfo, StepInfo, train
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 4  # 2: entries keep checkpoints; 3: the hand-written (bf16) step; 4: TrainConfig.kl_estimator
 MODEL_FORMAT = "vae-latent-lab/model/1"
 ENTRY_FILES = ("config.json", "weights.pt", "checkpoints.pt", "history.json", "metrics.json")
+SNAPSHOTS_FILE = "snapshots.pt"  # optional, versioned inside (vae/snapshots.py)
 DAMAGE_FILE = "DAMAGE.txt"  # in a moved-aside entry: why it could not be read
 
 
@@ -60,6 +62,7 @@ class TrainedModel:
     from_cache: bool = False
     path: Path | None = None
     checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # epoch -> weights
+    snapshots: dict[str, Any] | None = None  # a fresh run's replay (snapshots.py); the cache's: SNAPSHOTS_FILE
     save_error: str = ""  # a completed run the cache could not store: why, in words ("the cache folder is full …")
 
     def model_at(self, epoch: int) -> VAE:
@@ -157,13 +160,15 @@ def get_or_train(
         if data is None:
             data = load_dataset(config.dataset, data_root)
         model = build_model(config.model, config.train.seed)
-        if on_model is not None:
-            on_model(model)
+        recorder = Recorder.of(config, data)  # the test codes over training, for its replay
+        recorder.start(model, then=on_model)
         auto = machine_chooser(root)  # how precision="auto" trains on this machine
-        hooks = {"on_step": on_step, "on_epoch": on_epoch, "stop_event": stop_event, "controls": controls}
+        hooks = {"on_epoch": on_epoch, "stop_event": stop_event, "controls": controls}
+        hooks["on_step"] = recorder.wrap(on_step)
         result = train(model, data, config.train, chooser=auto, **hooks)
         config = with_schedule(config, controls.changes if controls else ())  # β changed live: its own key
         trained = TrainedModel(model, config, result.history(), result.metrics(), checkpoints=result.checkpoints)
+        trained.snapshots = recorder.result()
         if result.status == "completed":
             store(trained, root)
         return trained
@@ -223,6 +228,8 @@ def _write_entry(folder: Path, trained: TrainedModel) -> None:
         _save({str(e): w for e, w in trained.checkpoints.items()}, tmp / "checkpoints.pt")
         (tmp / "history.json").write_text(json.dumps(trained.history))
         (tmp / "metrics.json").write_text(json.dumps(trained.metrics, indent=1))
+        if trained.snapshots is not None:  # optional: an entry without it has no replay
+            _save(trained.snapshots, tmp / SNAPSHOTS_FILE)
         if folder.exists():  # a damaged entry we could not read; make room
             _discard(folder, "replaced by a new run")
         os.replace(tmp, folder)

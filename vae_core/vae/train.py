@@ -168,11 +168,9 @@ def train(
     chooser: Chooser | None = None,
     controls: Controls | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch.
-    ``chooser`` decides ``precision="auto"`` (``precision.py``; default: measured per process);
-    ``controls`` is polled before each step (a live β: ``schedule.py``)."""
-    run = _make_run(model, data, config, on_step, stop_event, chooser)
-    run.controls = controls
+    """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch. ``chooser``
+    decides ``precision="auto"`` (``precision.py``); ``controls``: a live β (``schedule.py``)."""
+    (run := _make_run(model, data, config, on_step, stop_event, chooser)).controls = controls
     result = run.result
     x_test = fixed_binarization(data.x_test) if config.binarize else data.x_test
     good_state = result.checkpoints[0] = copy.deepcopy(model.state_dict())

@@ -61,6 +61,17 @@ def rate_distortion_figure(
     all_d = np.concatenate([p[1] for p in paths])
     all_r = np.concatenate([p[2] for p in paths])
     dx, ry = _window(all_d), _window(np.concatenate([all_r, [0.0]]))
+    _iso_elbo(fig, dx, ry)
+    _members(fig, paths, {beta: i for i, (beta, _, _) in enumerate(members)}, picked)
+    fig.update_xaxes(title_text="distortion D = −E_q[log p(x|z)] (nats)", range=list(dx))
+    fig.update_yaxes(title_text="rate R = KL(q(z|x) ‖ p(z)) (nats)", range=list(ry))
+    title = "The β sweep on the rate–distortion plane (dotted: equal ELBO = −(D + R))"
+    fig.update_layout(height=height, title=title, margin=dict(l=10, r=10, t=50, b=10), clickmode="event+select")
+    return fig
+
+
+def _iso_elbo(fig: go.Figure, dx: tuple[float, float], ry: tuple[float, float]) -> None:
+    """Dotted lines D + R = c across the window, each labelled with its ELBO = -c."""
     for c in iso_elbo_lines(dx, ry):
         d = np.array([dx[0], dx[1]])
         fig.add_scatter(
@@ -70,7 +81,10 @@ def rate_distortion_figure(
         fig.add_annotation(
             x=dx[1], y=c - dx[1], text=f"ELBO {-c:g}", showarrow=False, xanchor="right", yanchor="bottom"
         )
-    index = {beta: i for i, (beta, _, _) in enumerate(members)}
+
+
+def _members(fig: go.Figure, paths: list[tuple[Any, ...]], index: dict[float, int], picked: float | None) -> None:
+    """Each member's path (thin) and its latest point (the one clickable trace, on top)."""
     for j, (beta, d, r, _status) in enumerate(paths):
         color = PALETTE[j % len(PALETTE)]
         fig.add_scatter(
@@ -97,8 +111,3 @@ def rate_distortion_figure(
         showlegend=False,
         meta="members",
     )
-    fig.update_xaxes(title_text="distortion D = −E_q[log p(x|z)] (nats)", range=list(dx))
-    fig.update_yaxes(title_text="rate R = KL(q(z|x) ‖ p(z)) (nats)", range=list(ry))
-    title = "The β sweep on the rate–distortion plane (dotted: equal ELBO = −(D + R))"
-    fig.update_layout(height=height, title=title, margin=dict(l=10, r=10, t=50, b=10), clickmode="event+select")
-    return fig
