@@ -101,6 +101,13 @@ def _line(row: int, x: np.ndarray, y: np.ndarray, name: str, kind: str, color: s
     )
 
 
+def with_cursor(fig: go.Figure, step: int) -> go.Figure:
+    """A vertical line at ``step`` through every panel of ``training_curves`` (shared x axes)."""
+    line = dict(color=COLLAPSED, width=2)
+    fig.add_shape(type="line", x0=step, x1=step, xref="x", yref="paper", y0=0, y1=1, line=line, name="cursor")
+    return fig
+
+
 def beta_schedule_figure(steps: Sequence[Any], changes: Sequence[tuple[int, float]] = ()) -> go.Figure:
     """β, the weight of the KL term, against the optimizer step (a KL warm-up's ramp, a live
     change's jump); ``changes`` (0-based step, β) are marked where a person moved β."""
