@@ -79,7 +79,8 @@ def moment_view() -> None:
         images = snaps["images"][i].reshape(-1, *config.info.image_shape) / 255.0
         names = ["z1", "z2"][:D]
         with right:
-            chart_ui(manifold_figure(images, manifold_codes(GRID, D).numpy(), names), key="replay_manifold")
+            fig = manifold_figure(images, manifold_codes(GRID, D).numpy(), names)
+            chart_ui(fig, key="replay_manifold", width="content")
             st.caption(f"The decoder's map at step {steps[i]}, over the prior's quantiles.")
     if history.steps:
         chart_ui(with_cursor(training_curves(history.steps, history.epochs), int(steps[i])), key="replay_curves")

@@ -73,19 +73,27 @@ elif job is not None and job.result is not None and job.result.config != config:
 
 
 def live_beta_ui() -> None:
-    """β for the rest of the run: the loop takes it at its next step and records the change."""
-    changes = job.beta_changes
+    """β for the rest of the run: the loop takes it at its next step and records the change. One
+    widget per job (its key), so that the next run starts at the sidebar's β."""
+    key, changes = f"live_beta_{id(job)}", job.beta_changes
     now = changes[-1][1] if changes else config.train.beta
-    st.session_state.setdefault("live_beta", now if now in BETAS else config.train.beta)
+    st.session_state.setdefault(key, now if now in BETAS else config.train.beta)
     st.select_slider(
         "β now — moves the weight of the KL term for the rest of this run",
         BETAS,
-        key="live_beta",
+        key=key,
         format_func=lambda b: f"{b:g}",
-        on_change=lambda: job.control(beta=st.session_state.live_beta),
+        on_change=move_beta,
+        args=(job, key),
         disabled=not room().may_manage(seat()),
         help="The run is then saved under its own β schedule, never as a constant-β model.",
     )
+
+
+def move_beta(job, key: str) -> None:
+    value = st.session_state.get(key)
+    if value is not None and job.alive:  # a callback can come after the run has ended
+        job.control(beta=value)
 
 
 def status_text(snap: JobSnapshot) -> str:
@@ -219,8 +227,6 @@ if job is None and trained is None:
 else:
     if running:
         live_beta_ui()
-    else:
-        st.session_state.pop("live_beta", None)  # the next run starts at the sidebar's β
     st.fragment(run_every=POLL_SECONDS if running else None)(progress_view)(running)
     st.fragment(run_every=MODEL_POLL_SECONDS if running else None)(model_view)()
     if cached and not running:

@@ -14,6 +14,10 @@ def finished(at) -> bool:
     return at.button(key="stop").disabled and bool(at.metric)
 
 
+def live_beta(at) -> list:
+    return [w for w in at.select_slider if w.key.startswith("live_beta")]
+
+
 def steps_done(at) -> int:
     text = at.get("progress")[0].proto.text if at.get("progress") else ""
     return int(text.split("step ")[1].split("/")[0]) if "step " in text else 0
@@ -21,10 +25,10 @@ def steps_done(at) -> int:
 
 def test_moving_beta_mid_run_saves_a_run_of_its_own_schedule(open_app, empty_cache):
     at = open_app(epochs=300)  # long enough (a few seconds) to move β while it trains
-    assert not [w for w in at.select_slider if w.key == "live_beta"]  # no run, no live β
+    assert not live_beta(at)  # no run, no live β
     at.button(key="start").click().run()
     poll_until(at, lambda a: steps_done(a) >= 20)
-    at.select_slider(key="live_beta").set_value(4.0).run()
+    live_beta(at)[0].set_value(4.0).run()
     assert not at.exception, at.exception
     poll_until(at, finished)
     constant = make_config("digits", epochs=300)
@@ -37,7 +41,9 @@ def test_moving_beta_mid_run_saves_a_run_of_its_own_schedule(open_app, empty_cac
     schedule = plotly_specs(at)["beta_schedule"]
     betas = array(schedule["data"][0]["y"])
     assert betas[0] == 1.0 and betas[-1] == 4.0 and step > 20
-    assert schedule["layout"]["annotations"][0]["text"] == "β → 4"
+    marks = next(t for t in schedule["data"] if t.get("meta") == "changes")
+    assert array(marks["x"]) == [step] and array(marks["y"]) == [4.0]  # where β was moved
+    assert not live_beta(at)  # the run has ended: no live control
     assert not at.button(key="start").disabled  # the constant-β model of these settings is still to train
 
 

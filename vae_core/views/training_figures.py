@@ -115,12 +115,15 @@ def beta_schedule_figure(steps: Sequence[Any], changes: Sequence[tuple[int, floa
     x, y = column(kept, "step", int), column(kept, "beta")
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line=dict(color=PALETTE[1], shape="hv"), name="β"))
     fig.data[0].hovertemplate = "step %{x}: β = %{y:.3g}<extra></extra>"
-    for step, beta in changes:
-        fig.add_vline(x=step + 1, line=dict(color=COLLAPSED, dash="dot"), annotation_text=f"β → {beta:g}")
+    if changes:  # markers, not lines: a slider moved by keyboard makes a change per key press
+        cx, cy = [s + 1 for s, _ in changes], [b for _, b in changes]
+        marks = dict(symbol="diamond", size=10, color=COLLAPSED, line=dict(width=1, color="white"))
+        fig.add_scatter(x=cx, y=cy, mode="markers", marker=marks, name="moved live", meta="changes")
+        fig.data[-1].hovertemplate = "moved to β = %{y:g} at step %{x}<extra></extra>"
     fig.update_layout(
         title="β, the weight of the KL term in the loss, by step",
         xaxis_title="optimizer step",
-        yaxis_title="β",
+        yaxis=dict(title="β", rangemode="tozero"),
         height=240,
         margin=dict(l=80, r=200, t=40, b=40),
         showlegend=False,
