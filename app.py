@@ -28,6 +28,8 @@ pages = [
     st.Page("app_pages/posterior.py", title="Posterior view", icon=":material/blur_on:"),
     st.Page("app_pages/gradients.py", title="Gradient estimators", icon=":material/casino:"),
     st.Page("app_pages/compare.py", title="Compare two runs", icon=":material/compare:"),
+    st.Page("app_pages/sweep.py", title="β sweep", icon=":material/linear_scale:"),
+    st.Page("app_pages/replay.py", title="Replay training", icon=":material/replay:"),
     st.Page("app_pages/own_image.py", title="Your own image", icon=":material/draw:"),
 ]
 page = st.navigation(pages, position="top" if st.session_state.get("presenter") else "sidebar")

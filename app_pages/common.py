@@ -219,9 +219,10 @@ def model_or_stop_ui(config: RunConfig) -> TrainedModel:
     st.stop()
 
 
-def start_button_ui(config: RunConfig, label: str, key: str, disabled: bool = False, **kwargs) -> bool:
+def start_button_ui(config: RunConfig, label: str, key: str, disabled: bool = False, start=None, **kwargs) -> bool:
     """The one button that starts a run: greyed out, with the reason, where the room's rules say
-    this session may not (the lecturer's code, the limit per session). True once it started one."""
+    this session may not (the lecturer's code, the limit per session). True once it started one.
+    ``start(data)`` starts something else on the config's dataset (a β sweep) instead."""
     reason = room().why_not_start(seat())
     pressed = st.button(label, key=key, disabled=disabled or bool(reason), help=reason or None, **kwargs)
     if reason and not disabled:
@@ -229,7 +230,7 @@ def start_button_ui(config: RunConfig, label: str, key: str, disabled: bool = Fa
     if not pressed or reason:
         return False
     try:
-        registry().start(config, dataset(config.dataset))
+        (start or (lambda data: registry().start(config, data)))(dataset(config.dataset))
     except DatasetError as e:  # its files broke after the sidebar offered it
         st.error(f"{config.dataset} cannot be loaded here; nothing was started.", icon=":material/block:")
         st.code(str(e), language=None)

@@ -12,14 +12,15 @@ import torch
 
 from app_pages.common import cached_models_ui, chart_ui, images_ui, registry, start_button_ui, stored_ref, test_set
 from app_pages.room import room, seat
+from app_pages.settings import BETAS
 from vae_core.store.jobs import KEPT, JobSnapshot
 from vae_core.vae.evaluate import encode_dataset
 from vae_core.vae.train import EpochInfo
 from vae_core.views.arrays import prior_samples
 from vae_core.views.export import codes_csv, epochs_csv, model_bytes, model_file_name
 from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter
-from vae_core.views.training_figures import kl_bars, training_curves
-from vae_core.views.wording import collapse_warning, describe, describe_optimiser, first_run_text
+from vae_core.views.training_figures import beta_schedule_figure, kl_bars, training_curves
+from vae_core.views.wording import collapse_warning, describe, describe_optimiser, first_run_text, schedule_text
 
 POLL_SECONDS = 1.0  # progress, metrics and curves
 MODEL_POLL_SECONDS = 2.0  # KL per dimension, reconstructions and the scatter: heavier, and slower to change
@@ -64,6 +65,36 @@ elif cached:
     )
 elif running:
     note_col.info("Training in the background — it keeps going if you switch pages or close the tab.")
+elif job is not None and job.result is not None and job.result.config != config:  # β was moved live
+    note_col.info(
+        f"β changed while this run trained (β {schedule_text(job.result.config)}): it is saved as a model of "
+        "its own β schedule, not as the constant-β model of these settings.",
+        icon=":material/timeline:",
+    )
+
+
+def live_beta_ui() -> None:
+    """β for the rest of the run: the loop takes it at its next step and records the change. One
+    widget per job (its key), so that the next run starts at the sidebar's β."""
+    key, changes = f"live_beta_{id(job)}", job.beta_changes
+    now = changes[-1][1] if changes else config.train.beta
+    st.session_state.setdefault(key, now if now in BETAS else config.train.beta)
+    st.select_slider(
+        "β now — moves the weight of the KL term for the rest of this run",
+        BETAS,
+        key=key,
+        format_func=lambda b: f"{b:g}",
+        on_change=move_beta,
+        args=(job, key),
+        disabled=not room().may_manage(seat()),
+        help="The run is then saved under its own β schedule, never as a constant-β model.",
+    )
+
+
+def move_beta(job, key: str) -> None:
+    value = st.session_state.get(key)
+    if value is not None and job.alive:  # a callback can come after the run has ended
+        job.control(beta=value)
 
 
 def status_text(snap: JobSnapshot) -> str:
@@ -94,6 +125,9 @@ def progress_view(polling: bool) -> None:
         cols[4].metric("Training time", f"{snap.seconds:.1f} s")
     if snap.steps:
         chart_ui(training_curves(snap.steps, snap.epochs), key="curves")
+    changes = job.beta_changes if job is not None else trained.config.train.beta_schedule
+    if snap.steps and (changes or config.train.warmup_epochs > 0):  # β is a schedule: draw it
+        chart_ui(beta_schedule_figure(snap.steps, changes), key="beta_schedule")
 
 
 def model_view() -> None:
@@ -192,6 +226,8 @@ if job is None and trained is None:
     st.info(first_run_text(config))
     cached_models_ui(config)
 else:
+    if running:
+        live_beta_ui()
     st.fragment(run_every=POLL_SECONDS if running else None)(progress_view)(running)
     st.fragment(run_every=MODEL_POLL_SECONDS if running else None)(model_view)()
     if cached and not running:

@@ -156,10 +156,14 @@ class TrainConfig:
     binarize: bool = True  # dynamic binarization for Bernoulli likelihoods
     seed: int = 0
     precision: Precision = "auto"
+    # β changed during the run: (0-based optimizer step, β from that step on), in step order; empty
+    # for a constant β (vae/schedule.py). Part of the key: a live-β run is never a constant-β one.
+    beta_schedule: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("beta", "lr", "warmup_epochs", "lr_warmup_epochs", "adam_beta2"):
             object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(self, "beta_schedule", tuple((int(s), float(b)) for s, b in self.beta_schedule))
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,10 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if not d["train"]["beta_schedule"]:  # a constant β keeps the JSON (and the key) it always had
+            del d["train"]["beta_schedule"]
+        return d
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no whitespace — stable across runs."""
@@ -244,5 +251,8 @@ def validate(config: RunConfig) -> None:
         problems.append(f"precision must be 'auto', 'fp32' or 'bf16', got {t.precision!r}")
     if t.kl_samples < 1:
         problems.append(f"kl_samples must be at least 1, got {t.kl_samples}")
+    starts = [s for s, _ in t.beta_schedule]
+    if starts != sorted(starts) or any(s < 0 for s in starts) or not all(0 <= b <= 1000 for _, b in t.beta_schedule):
+        problems.append(f"beta_schedule must be (step >= 0, beta in 0..1000) pairs in step order: {t.beta_schedule}")
     if problems:
         raise ValueError("; ".join(problems))

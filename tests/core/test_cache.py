@@ -34,7 +34,7 @@ def test_round_trip_trains_once_then_reads_from_disk(tmp_path):
     config = tiny_config()
     first = cache.get_or_train(config, tmp_path)
     assert not first.from_cache and first.metrics["status"] == "completed"
-    assert sorted(p.name for p in first.path.iterdir()) == sorted(cache.ENTRY_FILES)
+    assert sorted(p.name for p in first.path.iterdir()) == sorted((*cache.ENTRY_FILES, cache.SNAPSHOTS_FILE))
     second = cache.get_or_train(config, tmp_path)
     assert second.from_cache and same_weights(first.model, second.model)
     assert second.metrics == json.loads(json.dumps(first.metrics))

@@ -38,6 +38,8 @@ from vae_core.data.download import user_folder
 from vae_core.vae.fast_step import time_step
 from vae_core.vae.model import VAE, build_model
 from vae_core.vae.precision import PrecisionChooser
+from vae_core.vae.schedule import Controls, with_schedule
+from vae_core.vae.snapshots import Recorder
 from vae_core.vae.train import EpochInfo, StepInfo, train
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 4  # 2: entries keep checkpoints; 3: the hand-written (bf16) step; 4: TrainConfig.kl_estimator
 MODEL_FORMAT = "vae-latent-lab/model/1"
 ENTRY_FILES = ("config.json", "weights.pt", "checkpoints.pt", "history.json", "metrics.json")
+SNAPSHOTS_FILE = "snapshots.pt"  # optional, versioned inside (vae/snapshots.py)
 DAMAGE_FILE = "DAMAGE.txt"  # in a moved-aside entry: why it could not be read
 
 
@@ -59,6 +62,7 @@ class TrainedModel:
     from_cache: bool = False
     path: Path | None = None
     checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # epoch -> weights
+    snapshots: dict[str, Any] | None = None  # a fresh run's replay (snapshots.py); the cache's: SNAPSHOTS_FILE
     save_error: str = ""  # a completed run the cache could not store: why, in words ("the cache folder is full …")
 
     def model_at(self, epoch: int) -> VAE:
@@ -135,13 +139,15 @@ def get_or_train(
     on_model: Callable[[VAE], None] | None = None,
     on_wait: Callable[[], None] | None = None,
     stop_event: threading.Event | None = None,
+    controls: Controls | None = None,
 ) -> TrainedModel:
     """The cached model for ``config``, training and storing it first if needed.
 
     ``on_model`` receives the model before training starts, for viewers of the changing
     weights; ``on_wait`` is called when another process holds this config's lock (it trains it),
     before waiting for its result. Only a run that completed is stored; a stopped or diverged run
-    is returned (see ``metrics["status"]``) and leaves the cache as it was.
+    is returned (see ``metrics["status"]``) and leaves the cache as it was. A run whose β was
+    changed through ``controls`` is stored under its recorded schedule (``schedule.with_schedule``).
     """
     cached = lookup(config, root)
     if cached is not None:
@@ -154,21 +160,30 @@ def get_or_train(
         if data is None:
             data = load_dataset(config.dataset, data_root)
         model = build_model(config.model, config.train.seed)
-        if on_model is not None:
-            on_model(model)
+        recorder = Recorder.of(config, data)  # the test codes over training, for its replay
+        recorder.start(model, then=on_model)
         auto = machine_chooser(root)  # how precision="auto" trains on this machine
-        result = train(
-            model, data, config.train, on_step=on_step, on_epoch=on_epoch, chooser=auto, stop_event=stop_event
-        )
+        hooks = {"on_epoch": on_epoch, "stop_event": stop_event, "controls": controls}
+        hooks["on_step"] = recorder.wrap(on_step)
+        result = train(model, data, config.train, chooser=auto, **hooks)
+        config = with_schedule(config, controls.changes if controls else ())  # β changed live: its own key
         trained = TrainedModel(model, config, result.history(), result.metrics(), checkpoints=result.checkpoints)
+        trained.snapshots = recorder.result()
         if result.status == "completed":
-            try:
-                _write_entry(folder, trained)
-                trained.path = folder
-            except Exception as e:  # the run is done and good: keep it in memory, say why it is not stored
-                log.warning("could not store %s in the cache", folder, exc_info=True)
-                trained.save_error = _why_not_saved(e, folder.parent, trained)
+            store(trained, root)
         return trained
+
+
+def store(trained: TrainedModel, root: str | Path | None = None) -> None:
+    """Write a completed run into the cache under its config's key (``trained.path`` says where),
+    or keep it in memory only and say why in ``trained.save_error``."""
+    folder = entry_dir(trained.config, root)
+    try:
+        _write_entry(folder, trained)
+        trained.path = folder
+    except Exception as e:  # the run is done and good: keep it in memory, say why it is not stored
+        log.warning("could not store %s in the cache", folder, exc_info=True)
+        trained.save_error = _why_not_saved(e, folder.parent, trained)
 
 
 def _entry_lock(folder: Path, on_wait: Callable[[], None] | None = None) -> contextlib.AbstractContextManager:
@@ -213,6 +228,8 @@ def _write_entry(folder: Path, trained: TrainedModel) -> None:
         _save({str(e): w for e, w in trained.checkpoints.items()}, tmp / "checkpoints.pt")
         (tmp / "history.json").write_text(json.dumps(trained.history))
         (tmp / "metrics.json").write_text(json.dumps(trained.metrics, indent=1))
+        if trained.snapshots is not None:  # optional: an entry without it has no replay
+            _save(trained.snapshots, tmp / SNAPSHOTS_FILE)
         if folder.exists():  # a damaged entry we could not read; make room
             _discard(folder, "replaced by a new run")
         os.replace(tmp, folder)

@@ -29,6 +29,7 @@ from vae_core.data.datasets import Dataset, load_dataset
 from vae_core.store.cache import TrainedModel, config_key, get_or_train, lookup
 from vae_core.store.inventory import sweep_stale
 from vae_core.vae.model import VAE
+from vae_core.vae.schedule import Controls
 from vae_core.vae.train import EpochInfo, StepInfo
 
 JobStatus = Literal["starting", "waiting", "running", "completed", "stopped", "diverged", "failed"]
@@ -123,6 +124,7 @@ class TrainingJob:
         self._root = root
         self._load_data = load_data or _load_local
         self._stop = threading.Event()
+        self._controls = Controls()  # what the loop reads each step besides Stop (a live β)
         self._lock = threading.Lock()
         self._state = _State()
         self._result: TrainedModel | None = None
@@ -138,6 +140,15 @@ class TrainingJob:
     def stop(self) -> None:
         """Ask the run to stop after the current step; the partial model stays viewable."""
         self._stop.set()
+
+    def control(self, *, beta: float) -> None:
+        """Change β from the next step on; the run is then saved under its recorded β schedule."""
+        self._controls.set(beta=beta)
+
+    @property
+    def beta_changes(self) -> tuple[tuple[int, float], ...]:
+        """The β changes made live so far: (0-based step, β from then on)."""
+        return self._controls.changes
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run ends; True if it has."""
@@ -203,6 +214,7 @@ class TrainingJob:
                 on_model=self._on_model,
                 on_wait=self._on_wait,
                 stop_event=self._stop,
+                controls=self._controls,
             )
         except Exception as e:  # a broken dataset or config must end the job, not the server
             with self._lock:
@@ -309,8 +321,8 @@ class JobRegistry:
         """The model for this config: a finished job's, else the cache's (memoized), else None."""
         key = config_key(config)
         job = self.get(config)
-        if job is not None and job.result is not None:
-            return job.result
+        if job is not None and job.result is not None and job.result.config == config:
+            return job.result  # (a run whose β was changed live is another config: its schedule's)
         with self._lock:
             if key in self._models:
                 self._models[key] = self._models.pop(key)  # most recently used

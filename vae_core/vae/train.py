@@ -26,6 +26,7 @@ from vae_core.vae.evaluate import dataset_terms
 from vae_core.vae.fast_step import Chooser, FastStep, step_kind
 from vae_core.vae.model import VAE
 from vae_core.vae.objectives import elbo_terms
+from vae_core.vae.schedule import Controls, beta_at, lr_at
 
 Status = Literal["completed", "stopped", "diverged"]
 
@@ -133,26 +134,20 @@ class _Run:
     on_step: Callable[[StepInfo], None] | None
     stop_event: threading.Event | None
     fast: FastStep | None  # the hand-written step where it covers the model, else autograd
+    controls: Controls | None = None  # what a person changes while it trains (schedule.py)
 
     @property
     def total(self) -> int:
         return self.steps_per_epoch * self.config.epochs
 
     def lr(self, step: int) -> float:
-        """The learning rate of a 0-based step: warm-up, then constant or a half cosine to 0."""
-        c = self.config
-        warmup = c.lr_warmup_epochs * self.steps_per_epoch
-        if step < warmup:
-            return c.lr * (step + 1) / warmup
-        if c.lr_schedule == "cosine":
-            progress = (step - warmup) / max(1.0, self.total - warmup)
-            return c.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
-        return c.lr
+        return lr_at(self.config, step, self.steps_per_epoch)
 
     def beta(self, step: int) -> float:
-        """beta, rising linearly from 0 over the warm-up epochs (if any)."""
-        warmup_steps = self.config.warmup_epochs * self.steps_per_epoch
-        return self.config.beta * min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else self.config.beta
+        """The schedule's β (with the changes a person made live, recorded in ``controls``)."""
+        spe = self.steps_per_epoch
+        live = self.controls.poll(step, beta_at(self.config, step, 0, self.controls.changes)) if self.controls else ()
+        return beta_at(self.config, step, spe, live)
 
 
 class Interrupted(NamedTuple):
@@ -171,10 +166,11 @@ def train(
     on_epoch: Callable[[EpochInfo], None] | None = None,
     stop_event: threading.Event | None = None,
     chooser: Chooser | None = None,
+    controls: Controls | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch.
-    ``chooser`` decides ``precision="auto"`` (``precision.py``; default: measured per process)."""
-    run = _make_run(model, data, config, on_step, stop_event, chooser)
+    """Train ``model`` in place on ``data.x_train``; evaluate on ``data.x_test`` each epoch. ``chooser``
+    decides ``precision="auto"`` (``precision.py``); ``controls``: a live β (``schedule.py``)."""
+    (run := _make_run(model, data, config, on_step, stop_event, chooser)).controls = controls
     result = run.result
     x_test = fixed_binarization(data.x_test) if config.binarize else data.x_test
     good_state = result.checkpoints[0] = copy.deepcopy(model.state_dict())

@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from vae_core.vae.snapshots import manifold_codes, prior_quantiles  # the grid's one definition
+
+__all__ = ["manifold_codes", "prior_quantiles"]  # re-exported: the pages take them from here
 GUTTER = 0.2  # light grey lines between tiled images
 
 
@@ -42,11 +45,6 @@ def tile(images: np.ndarray, ncols: int, *, pad: int = 1, min_size: int = 56) ->
     return (255 * (1 - out)).round().astype(np.uint8)  # ink is dark on white paper
 
 
-def prior_quantiles(n: int) -> torch.Tensor:
-    """n points of N(0, 1) at the quantiles (i + 1/2) / n, ascending: (n,)."""
-    return torch.distributions.Normal(0.0, 1.0).icdf((torch.arange(n) + 0.5) / n)
-
-
 @torch.inference_mode()
 def decode_at(model: Any, base: torch.Tensor, dims: Sequence[int], values: Sequence[float]) -> torch.Tensor:
     """E[x|z] at z = base with z[dims] = values: base (D,) -> (x_dim,)."""
@@ -66,16 +64,6 @@ def manifold(model: Any, n: int, dims: Sequence[int], base: torch.Tensor) -> tor
     z = base.repeat(len(grid), 1)
     z[:, list(dims)] = grid
     return model.mean(z)
-
-
-def manifold_codes(n: int, n_dims: int) -> torch.Tensor:
-    """The values of the moving dims at each image of ``manifold``, in its order: (n, 1) for one
-    dim, (n*n, 2) for two (z1 rising to the right, z2 rising upwards)."""
-    q = prior_quantiles(n)
-    if n_dims == 1:
-        return q[:, None]
-    z2, z1 = torch.meshgrid(q.flip(0), q, indexing="ij")
-    return torch.stack([z1.reshape(-1), z2.reshape(-1)], 1)
 
 
 @torch.inference_mode()

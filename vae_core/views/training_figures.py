@@ -101,6 +101,36 @@ def _line(row: int, x: np.ndarray, y: np.ndarray, name: str, kind: str, color: s
     )
 
 
+def with_cursor(fig: go.Figure, step: int) -> go.Figure:
+    """A vertical line at ``step`` through every panel of ``training_curves`` (shared x axes)."""
+    line = dict(color=COLLAPSED, width=2)
+    fig.add_shape(type="line", x0=step, x1=step, xref="x", yref="paper", y0=0, y1=1, line=line, name="cursor")
+    return fig
+
+
+def beta_schedule_figure(steps: Sequence[Any], changes: Sequence[tuple[int, float]] = ()) -> go.Figure:
+    """β, the weight of the KL term, against the optimizer step (a KL warm-up's ramp, a live
+    change's jump); ``changes`` (0-based step, β) are marked where a person moved β."""
+    kept = _thinned(steps, 1000)
+    x, y = column(kept, "step", int), column(kept, "beta")
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line=dict(color=PALETTE[1], shape="hv"), name="β"))
+    fig.data[0].hovertemplate = "step %{x}: β = %{y:.3g}<extra></extra>"
+    if changes:  # markers, not lines: a slider moved by keyboard makes a change per key press
+        cx, cy = [s + 1 for s, _ in changes], [b for _, b in changes]
+        marks = dict(symbol="diamond", size=10, color=COLLAPSED, line=dict(width=1, color="white"))
+        fig.add_scatter(x=cx, y=cy, mode="markers", marker=marks, name="moved live", meta="changes")
+        fig.data[-1].hovertemplate = "moved to β = %{y:g} at step %{x}<extra></extra>"
+    fig.update_layout(
+        title="β, the weight of the KL term in the loss, by step",
+        xaxis_title="optimizer step",
+        yaxis=dict(title="β", rangemode="tozero"),
+        height=240,
+        margin=dict(l=80, r=200, t=40, b=40),
+        showlegend=False,
+    )
+    return fig
+
+
 def kl_bars(kl_per_dim: Sequence[float], active_units: int, *, threshold: float = 0.01) -> go.Figure:
     """Test-set KL per latent dimension; a bar near 0 is a collapsed unit (q(z_d|x) = p(z_d))."""
     kl = np.asarray(kl_per_dim, dtype=float)

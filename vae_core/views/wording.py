@@ -27,7 +27,15 @@ def describe(config: RunConfig) -> str:
         "KL": t.kl_estimator,
         "seed": t.seed,
     }
+    if t.beta_schedule:  # a run whose β changed while it trained is never read as a constant-β one
+        parts["β"] = schedule_text(config)
     return ", ".join(f"{k} {v}" for k, v in parts.items())
+
+
+def schedule_text(config: RunConfig) -> str:
+    """β over the run in words: "1, then 4 from step 120, then 0.5 from step 300"."""
+    t = config.train
+    return ", ".join([f"{t.beta:g}", *(f"then {b:g} from step {s + 1}" for s, b in t.beta_schedule)])
 
 
 def details(config: RunConfig) -> dict[str, str]:
