@@ -145,6 +145,12 @@ def numbers_ui(result: dict, pending: bool) -> None:
             st.metric("gap = KL(q(z|x) ‖ p(z|x))", gap)
         elif not result["quadrature_pending"]:  # L_k ≤ log p(x): from L_k, the gap is a lower bound on the KL
             st.metric(f"gap L_{k_best} − ELBO ≤ KL(q(z|x) ‖ p(z|x))", gap, help="a lower bound on that KL")
+    captions_ui(result, k_best, pending)
+    charts_ui(result, ks, importance, prior, pending)
+
+
+def captions_ui(result: dict, k_best: int, pending: bool) -> None:
+    quadrature = result["quadrature"]
     if pending:
         missing = int(np.isnan(result["importance"]).sum() + np.isnan(result["prior"]).sum())
         st.caption(
@@ -163,7 +169,6 @@ def numbers_ui(result: dict, pending: bool) -> None:
             else "The quadrature value of log p(x) is being computed."
         )
     )
-    charts_ui(result, ks, importance, prior, pending)
 
 
 def terms_ui(result: dict) -> None:

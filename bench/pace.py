@@ -32,7 +32,8 @@ from browser_helpers import CHROMIUM_ARGS, IDLE, chromium_path, start_server, st
 from vae_core import get_or_train, make_config  # noqa: E402
 from vae_core.store.cache import lookup  # noqa: E402
 from vae_core.vae.precision import cpu_model  # noqa: E402
-from vae_core.views.service import ViewService, model_ref, test_inputs  # noqa: E402
+from vae_core.views.service import ViewService, model_ref  # noqa: E402
+from vae_core.views.view_worker import test_inputs  # noqa: E402
 
 TARGETS = {  # seconds, MNIST latent 2 with a cached model (issue "Lecture pace")
     "elbo_first_render_s": 1.5,

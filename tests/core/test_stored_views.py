@@ -16,6 +16,7 @@ from vae_core.vae.evaluate import KS, curve_piece, draw_seed, estimate_curve
 from vae_core.vae.objectives import log_px_importance
 from vae_core.views import service as service_module
 from vae_core.views import stored as S
+from vae_core.views import view_worker
 from vae_core.views.service import ViewService, model_ref
 
 AGREE = 1e-5  # nats: a piece computed in the worker process and here (thread counts differ)
@@ -31,7 +32,7 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def x(trained):
-    return service_module.test_inputs(trained.config.dataset, trained.config.train.binarize)
+    return view_worker.test_inputs(trained.config.dataset, trained.config.train.binarize)
 
 
 def wait_idle(service: ViewService, owner: str, timeout: float = 120.0) -> None:
@@ -130,7 +131,7 @@ class Blocking:
 
 def test_a_new_request_drops_the_stale_pieces_and_goes_before_the_build(trained, monkeypatch):
     work = Blocking()
-    monkeypatch.setattr(service_module, "_work", work)
+    monkeypatch.setattr(view_worker, "work", work)
     ref = model_ref(trained)
     service = ViewService(workers=0)
     service._models[ref.key] = service_module._Model({})  # nothing stored: every piece is computed
@@ -153,7 +154,7 @@ def test_a_new_request_drops_the_stale_pieces_and_goes_before_the_build(trained,
 def test_two_sessions_share_one_computation(trained, monkeypatch):
     work = Blocking()
     work.release.set()
-    monkeypatch.setattr(service_module, "_work", work)
+    monkeypatch.setattr(view_worker, "work", work)
     ref = model_ref(trained)
     service = ViewService(workers=0)
     service._models[ref.key] = service_module._Model({})
@@ -173,7 +174,7 @@ def test_a_failed_piece_says_why_and_the_service_goes_on(trained, monkeypatch):
             raise RuntimeError("the grid does not fit")
         return 2.0
 
-    monkeypatch.setattr(service_module, "_work", broken)
+    monkeypatch.setattr(view_worker, "work", broken)
     ref = model_ref(trained)
     service = ViewService(workers=0)
     service._models[ref.key] = service_module._Model({})

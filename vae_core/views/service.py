@@ -17,7 +17,6 @@ background thread of this process instead), ``VAE_LAB_VIEW_THREADS`` torch's thr
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import logging
@@ -34,13 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from vae_core.config import RunConfig
-from vae_core.data.datasets import load_dataset
-from vae_core.store.cache import TrainedModel, config_key, entry_dir, lookup
-from vae_core.vae.binarize import fixed_binarization
-from vae_core.views.stored import Piece, compute, fits, read_views, standard_pieces, write_views
+from vae_core.store.cache import TrainedModel, config_key, entry_dir
+from vae_core.views import view_worker
+from vae_core.views.stored import Piece, fits, read_views, standard_pieces, write_views
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +176,7 @@ class ViewService:
     def warm(self) -> None:
         """Start the worker process now (it imports torch: seconds), not at the first request."""
         if self.workers:
-            self._submit(_warm)
+            self._submit(view_worker.warm)
 
     def close(self) -> None:
         with self._cond:
@@ -247,10 +243,10 @@ class ViewService:
 
     def _run(self, item: _Item) -> Any:
         if self.workers == 0:
-            return _work(item.ref.root, item.ref.config, item.piece)
+            return view_worker.work(item.ref.root, item.ref.config, item.piece)
         for attempt in range(2):  # a worker that died is replaced once
             try:
-                return self._submit(_work, item.ref.root, item.ref.config, item.piece).result()
+                return self._submit(view_worker.work, item.ref.root, item.ref.config, item.piece).result()
             except BrokenProcessPool:
                 with self._cond:
                     self._executor = None
@@ -277,7 +273,7 @@ class ViewService:
                 self._executor = ProcessPoolExecutor(
                     self.workers,
                     mp_context=multiprocessing.get_context("spawn"),  # the server has threads: never fork
-                    initializer=_init_worker,
+                    initializer=view_worker.init,
                     initargs=(self.threads,),
                 )
             return self._executor
@@ -297,35 +293,3 @@ def view_service() -> ViewService:
     service = ViewService()
     service.warm()
     return service
-
-
-# -- in the worker process ---------------------------------------------------------------------
-
-
-def _init_worker(threads: int) -> None:
-    torch.set_num_threads(threads)
-    with contextlib.suppress(OSError):
-        os.nice(5)  # the server's requests first
-
-
-def _warm() -> None:
-    """Nothing: the worker's imports and its initializer are the point."""
-
-
-@functools.lru_cache(maxsize=4)
-def _trained(root: str, config: RunConfig) -> TrainedModel:
-    trained = lookup(config, root)
-    if trained is None:
-        raise LookupError(f"no cached model {config_key(config)} in {root}")
-    return trained
-
-
-@functools.lru_cache(maxsize=2)
-def test_inputs(dataset: str, binarize: bool) -> torch.Tensor:
-    """The test inputs as every reported number sees them (as the app's ``test_set``)."""
-    x = load_dataset(dataset, download_missing=False).x_test
-    return fixed_binarization(x) if binarize else x
-
-
-def _work(root: str, config: RunConfig, piece: Piece) -> Any:
-    return compute(_trained(root, config), test_inputs(config.dataset, config.train.binarize), piece)

@@ -13,6 +13,7 @@ as empty, and its pieces are computed again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -217,6 +218,8 @@ def write_views(entry: Path, config: RunConfig, pieces: dict[str, Any]) -> str:
         torch.save(payload, tmp)
         os.replace(tmp, entry / VIEWS_FILE)
         return ""
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        return f"the views could not be stored in {entry} ({e.strerror or e}); they stay in memory"
+    except (OSError, RuntimeError) as e:  # torch reports a full disk or a missing folder as RuntimeError
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0]
+        return f"the views could not be stored in {entry} ({why}); they stay in memory"

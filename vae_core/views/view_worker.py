@@ -1,0 +1,46 @@
+"""What runs in a view worker process (``service.py`` starts them): it loads a model from the
+cache by its config, and the test set, once each, and computes pieces of views."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from typing import Any
+
+import torch
+
+from vae_core.config import RunConfig
+from vae_core.data.datasets import load_dataset
+from vae_core.store.cache import TrainedModel, config_key, lookup
+from vae_core.vae.binarize import fixed_binarization
+from vae_core.views.stored import Piece, compute
+
+
+def init(threads: int) -> None:
+    torch.set_num_threads(threads)
+    with contextlib.suppress(OSError):
+        os.nice(5)  # the server's requests first
+
+
+def warm() -> None:
+    """Nothing: the worker's imports and its initializer are the point."""
+
+
+@functools.lru_cache(maxsize=4)
+def _trained(root: str, config: RunConfig) -> TrainedModel:
+    trained = lookup(config, root)
+    if trained is None:
+        raise LookupError(f"no cached model {config_key(config)} in {root}")
+    return trained
+
+
+@functools.lru_cache(maxsize=2)
+def test_inputs(dataset: str, binarize: bool) -> torch.Tensor:
+    """The test inputs as every reported number sees them (as the app's ``test_set``)."""
+    x = load_dataset(dataset, download_missing=False).x_test
+    return fixed_binarization(x) if binarize else x
+
+
+def work(root: str, config: RunConfig, piece: Piece) -> Any:
+    return compute(_trained(root, config), test_inputs(config.dataset, config.train.binarize), piece)
