@@ -30,11 +30,12 @@ from vae_core.data.download import dataset_problem
 from vae_core.store.cache import config_key, default_cache_root, usable
 from vae_core.store.inventory import CacheScan, scan_cache
 from vae_core.store.jobs import JobRegistry, TrainingJob
+from vae_core.store.pool import pool_from_env
 from vae_core.vae.binarize import fixed_binarization
 from vae_core.vae.evaluate import encode_dataset
 from vae_core.views.arrays import tile
 from vae_core.views.style import enlarged
-from vae_core.views.wording import collapse_warning, describe_apart
+from vae_core.views.wording import collapse_warning, describe_apart, queue_text
 
 TRAIN_PAGE = "app_pages/train.py"
 # Sidebar widgets keep their values when they go unseen for a run: st.switch_page (the "Train it
@@ -49,8 +50,9 @@ def dataset(name: str) -> Dataset:
 
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
-    """One registry per server: every browser session sees the same jobs."""
-    return JobRegistry()
+    """One registry per server: every browser session sees the same jobs, and one training queue
+    (worker processes, ``--workers``; or a Ray cluster, ``--ray``) takes every run."""
+    return JobRegistry(pool=pool_from_env())
 
 
 @st.cache_resource(show_spinner=False)
@@ -225,7 +227,8 @@ def start_button_ui(config: RunConfig, label: str, key: str, disabled: bool = Fa
     if not pressed or reason:
         return False
     try:
-        registry().start(config, dataset(config.dataset))
+        dataset(config.dataset)  # its files are checked here, once per server (the pages draw from it)
+        registry().start(config)
     except DatasetError as e:  # its files broke after the sidebar offered it
         st.error(f"{config.dataset} cannot be loaded here; nothing was started.", icon=":material/block:")
         st.code(str(e), language=None)
@@ -248,6 +251,8 @@ def wait_for_job_ui(job: TrainingJob, text: str = "Training these settings") -> 
     snap = job.snapshot()
     if snap.status == "waiting":
         text = f"{text}: {snap.message}"
+    elif snap.status == "queued":
+        text = f"These settings are {queue_text(snap.ahead, snap.wait)}"
     st.progress(snap.progress, text=f"{text}: {snap.progress:.0%}. This fills in when done.")
     if not snap.running:
         st.rerun()

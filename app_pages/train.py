@@ -19,7 +19,13 @@ from vae_core.views.arrays import prior_samples
 from vae_core.views.export import codes_csv, epochs_csv, model_bytes, model_file_name
 from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter
 from vae_core.views.training_figures import kl_bars, training_curves
-from vae_core.views.wording import collapse_warning, describe, describe_optimiser, first_run_text
+from vae_core.views.wording import (
+    collapse_warning,
+    describe,
+    describe_optimiser,
+    first_run_text,
+    queue_text,
+)
 
 POLL_SECONDS = 1.0  # progress, metrics and curves
 MODEL_POLL_SECONDS = 2.0  # KL per dimension, reconstructions and the scatter: heavier, and slower to change
@@ -61,6 +67,12 @@ elif cached:
         "Trained and cached: opening these settings is instant. Change a setting to train anew.",
         icon=":material/check_circle:",
     )
+elif running and job.snapshot().status == "queued":
+    note_col.info(
+        "Waiting for a free worker: runs train a few at a time on this server, first come first served. "
+        "It starts by itself and keeps its place if you switch pages or close the tab.",
+        icon=":material/hourglass_top:",
+    )
 elif running:
     note_col.info("Training in the background — it keeps going if you switch pages or close the tab.")
 
@@ -68,6 +80,10 @@ elif running:
 def status_text(snap: JobSnapshot) -> str:
     if snap.status == "waiting":
         return f"waiting · {snap.message}"
+    if snap.status == "queued":
+        return queue_text(snap.ahead, snap.wait)
+    if snap.status == "starting":
+        return "starting a worker process and loading the data …"
     epoch = snap.epochs[-1].epoch if snap.epochs else 0
     text = f"{snap.status} · step {snap.step}/{snap.total_steps} · epoch {epoch}/{config.train.epochs}"
     text += f" · {snap.seconds:.1f} s"
