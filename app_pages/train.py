@@ -204,6 +204,12 @@ def export_ui() -> None:
 
 
 if job is None and trained is None:
+    if reg.lost(config):
+        st.warning(
+            "A run of these settings was queued or training when this server restarted. It did not finish "
+            "and nothing of it was saved (a restart empties the queue): press **Start training** to run it again.",
+            icon=":material/restart_alt:",
+        )
     st.info(first_run_text(config))
     cached_models_ui(config)
 else:

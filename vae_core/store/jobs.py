@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vae_core.config import RunConfig
+from vae_core.store import journal
 from vae_core.store.backends import Handle
 from vae_core.store.cache import TrainedModel, config_key, default_cache_root, lookup
 from vae_core.store.inventory import sweep_stale
@@ -147,11 +148,13 @@ class TrainingJob:
     # -- the thread that follows the run ---------------------------------------------------
 
     def _run(self) -> None:
+        noted = None
         try:
             cached = lookup(self.config, self._root)
             if cached is not None:
                 self._finish(cached)
                 return
+            noted = journal.note(self._root, self.key, self.config)  # a restarted server can tell it was lost
             self._set(status="queued")
             if not self._pool.wait_turn(self, self._stop):
                 self._set(status="stopped", message="cancelled while it waited in line; nothing was trained")
@@ -164,6 +167,7 @@ class TrainingJob:
         except Exception as e:  # a broken config or worker must end the job, not the server
             self._set(status="failed", message=f"{type(e).__name__}: {e}")
         finally:
+            journal.clear(noted)
             with self._lock:
                 self._handle, self._live = None, None
                 self._state.weights = None
@@ -247,6 +251,7 @@ class JobRegistry:
         self._jobs: dict[str, TrainingJob] = {}  # oldest use first
         self._models: dict[str, TrainedModel] = {}  # oldest use first
         sweep_stale(root)  # a server starts with a registry: clear what crashed writes left
+        self._lost = journal.lost_runs(root if root is not None else default_cache_root())
 
     def start(self, config: RunConfig) -> TrainingJob:
         """Queue a run of ``config`` (it trains in a worker process when its turn comes), or
@@ -257,10 +262,17 @@ class JobRegistry:
             if job is not None and job.alive:
                 return job
             job = TrainingJob(config, root=self._root, pool=self.pool)
+            self._lost.pop(key, None)
             self._jobs.pop(key, None)
             self._jobs[key] = job
             self._trim()
             return job.start()
+
+    def lost(self, config: RunConfig) -> bool:
+        """Whether a run of ``config`` was queued or training when this server last went down
+        (and has not been started again since)."""
+        with self._lock:
+            return config_key(config) in self._lost
 
     def close(self) -> None:
         """Cancel the runs in line and end the workers (a server shutting down, a test's end)."""
