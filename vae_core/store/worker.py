@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -34,7 +35,7 @@ import torch
 
 from vae_core.config import RunConfig
 from vae_core.data.datasets import load_dataset
-from vae_core.store.cache import TrainedModel, get_or_train, lookup
+from vae_core.store.cache import TrainedModel, config_key, get_or_train, lookup
 from vae_core.vae.model import VAE
 from vae_core.vae.train import EpochInfo, StepInfo
 
@@ -87,7 +88,7 @@ class Controls:
 def run_job(spec: JobSpec, send: Send, controls: Controls) -> None:
     """Train ``spec.config`` into the cache at ``spec.root``, telling ``send`` how it goes."""
     torch.set_num_threads(max(1, spec.threads))
-    reporter = _Reporter(send, controls)
+    reporter = _Reporter(send, controls, config_key(spec.config))
     try:
         trained = lookup(spec.config, spec.root)
         if trained is None:
@@ -111,13 +112,14 @@ def run_job(spec: JobSpec, send: Send, controls: Controls) -> None:
 class _Reporter:
     """The callbacks of one run: records out, thread-count changes in, weights every so often."""
 
-    def __init__(self, send: Send, controls: Controls):
-        self.send, self.controls = send, controls
+    def __init__(self, send: Send, controls: Controls, key: str):
+        self.send, self.controls, self.key = send, controls, key
         self.model: VAE | None = None
         self.last_publish = 0.0
 
     def on_model(self, model: VAE) -> None:
         self.model = model
+        print(f"vae-lab: worker {os.getpid()} trains {self.key}", file=sys.stderr, flush=True)  # the server's log
         self.send(("status", "running"))
 
     def on_step(self, info: StepInfo) -> None:
