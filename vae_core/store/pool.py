@@ -171,7 +171,7 @@ class WorkerPool:
         self.backend.close()
 
 
-def pool_from_env(env: Mapping[str, str] = os.environ) -> WorkerPool:
+def pool_from_env(env: Mapping[str, str] = os.environ, threads: int | None = None) -> WorkerPool:
     """The pool the app serves with: local worker processes, or a Ray cluster where
     ``$VAE_LAB_RAY_ADDRESS`` is set (Ray is imported only then)."""
     address = env.get(RAY_ENV, "").strip()
@@ -180,5 +180,5 @@ def pool_from_env(env: Mapping[str, str] = os.environ) -> WorkerPool:
 
         backend = RayBackend(address)
         workers = int(env[WORKERS_ENV]) if env.get(WORKERS_ENV, "").strip() else backend.slots()
-        return WorkerPool(workers, backend=backend)
-    return WorkerPool(default_workers(env))
+        return WorkerPool(workers, backend=backend, threads=threads)
+    return WorkerPool(default_workers(env), threads=threads)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import sys
 import threading
 import time
@@ -189,6 +190,7 @@ def worker_main(records: Connection, commands: Connection, spec: JobSpec) -> Non
     """A local worker process: train ``spec``, records out on ``records``, controls in on
     ``commands``. Runs at a lower priority, so the web server is served first."""
     os.environ.update(spec.env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the whole terminal: the server decides
     with contextlib.suppress(AttributeError, OSError):
         os.nice(10)
     controls = Controls(spec.controls)
