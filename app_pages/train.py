@@ -90,10 +90,10 @@ def status_text(snap: JobSnapshot) -> str:
     return text + (f" · about {snap.eta:.0f} s left" if snap.eta is not None else "")
 
 
-def progress_view(polling: bool) -> None:
+def progress_view(polling: bool, queued: bool = False) -> None:
     snap = job.snapshot() if job is not None else JobSnapshot.from_trained(trained)
-    if polling and not snap.running:
-        st.rerun()  # the run just ended: redraw the whole page once, without polling
+    if polling and (not snap.running or queued != (snap.status == "queued")):
+        st.rerun()  # the run just ended (or left the line): redraw the whole page once
     st.progress(snap.progress, text=status_text(snap))
     if snap.status == "failed":
         st.error(f"Training failed: {snap.message}")
@@ -213,7 +213,8 @@ if job is None and trained is None:
     st.info(first_run_text(config))
     cached_models_ui(config)
 else:
-    st.fragment(run_every=POLL_SECONDS if running else None)(progress_view)(running)
+    queued = running and job.snapshot().status == "queued"  # once it leaves the line, the page says so
+    st.fragment(run_every=POLL_SECONDS if running else None)(progress_view)(running, queued)
     st.fragment(run_every=MODEL_POLL_SECONDS if running else None)(model_view)()
     if cached and not running:
         export_ui()
