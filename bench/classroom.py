@@ -289,7 +289,7 @@ def run(args: argparse.Namespace) -> dict:
     cache, log = work / "models", work / "server.log"
     get_or_train(make_config("digits", latent_dim=2, beta=1.0), cache)  # the model the movers look at
     server = start_server(port, cache, log, args.workers)
-    tally, t0 = Tally(), time.perf_counter()
+    tally, t0, mine = Tally(), time.perf_counter(), os.times()
     try:
         before = proc_figures(server.pid)
         queries = asyncio.run(classroom(port, args, tally))
@@ -299,6 +299,7 @@ def run(args: argparse.Namespace) -> dict:
     finally:
         stop_server(server)
     wall = time.perf_counter() - t0
+    client_cpu = sum(os.times()[:2]) - sum(mine[:2])  # the simulated students themselves, all in this process
     trained = TRAINED.findall(log.read_text())
     return {
         "students": args.students,
@@ -312,6 +313,8 @@ def run(args: argparse.Namespace) -> dict:
         "server_rss_mb": round(after["rss_mb"], 1),
         "server_peak_rss_mb": round(after["peak_mb"], 1),
         "server_cpu_percent": round(100 * (after["cpu_s"] - before["cpu_s"]) / wall, 1),
+        "client_cpu_percent": round(100 * client_cpu / wall, 1),
+        "load_average": round(os.getloadavg()[0], 2),
         "runs_started": len(configs),
         "runs_queued_max": tally.queued_seen,
         "runs_completed": completed,
