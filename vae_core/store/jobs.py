@@ -68,6 +68,7 @@ class TrainingJob:
         self._thread = threading.Thread(target=self._run, name=f"job-{self.key}", daemon=True)
 
     def start(self) -> TrainingJob:
+        self._pool.enter(self)  # its place in line is the order of start(), not of the threads
         self._thread.start()
         return self
 
@@ -152,6 +153,7 @@ class TrainingJob:
         try:
             cached = lookup(self.config, self._root)
             if cached is not None:
+                self._pool.withdraw(self)
                 self._finish(cached)
                 return
             noted = journal.note(self._root, self.key, self.config)  # a restarted server can tell it was lost
@@ -165,6 +167,7 @@ class TrainingJob:
                 self._pool.leave(self)
                 self._rebalance()
         except Exception as e:  # a broken config or worker must end the job, not the server
+            self._pool.withdraw(self)
             self._set(status="failed", message=f"{type(e).__name__}: {e}")
         finally:
             journal.clear(noted)

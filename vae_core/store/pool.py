@@ -74,11 +74,25 @@ class WorkerPool:
 
     # -- the line --------------------------------------------------------------------------
 
-    def wait_turn(self, job: Queued, cancelled: threading.Event) -> bool:
-        """Block while ``job`` waits in line; True when it may train now (it holds a slot until
-        ``leave``), False if it was cancelled first (or the pool closed)."""
+    def enter(self, job: Queued) -> None:
+        """Take ``job``'s place in line now (runs are served in the order they entered)."""
         with self._cond:
-            self._queue.append(job)
+            if job not in self._queue:
+                self._queue.append(job)
+
+    def withdraw(self, job: Queued) -> None:
+        """Take ``job`` out of line without training it (it was found in the cache)."""
+        with self._cond:
+            if job in self._queue:
+                self._queue.remove(job)
+            self._cond.notify_all()
+
+    def wait_turn(self, job: Queued, cancelled: threading.Event) -> bool:
+        """Block while ``job`` waits in line (entering it, if it has not); True when it may train
+        now (it holds a slot until ``leave``), False if it was cancelled first (or the pool closed)."""
+        with self._cond:
+            if job not in self._queue:
+                self._queue.append(job)
             while not (cancelled.is_set() or self._closed):
                 if self._queue[0] is job and len(self._running) < self.workers:
                     break
