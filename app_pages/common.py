@@ -33,12 +33,13 @@ from vae_core.data.download import dataset_problem
 from vae_core.store.cache import config_key, default_cache_root, usable
 from vae_core.store.inventory import CacheScan, scan_cache
 from vae_core.store.jobs import JobRegistry, TrainingJob
+from vae_core.store.pool import pool_from_env
 from vae_core.vae.binarize import fixed_binarization
 from vae_core.vae.evaluate import encode_dataset
 from vae_core.views.arrays import tile
 from vae_core.views.service import ModelRef, model_ref, view_service
 from vae_core.views.style import enlarged
-from vae_core.views.wording import collapse_warning, describe_apart
+from vae_core.views.wording import collapse_warning, describe_apart, queue_text
 
 TRAIN_PAGE = "app_pages/train.py"
 # Sidebar widgets keep their values when they go unseen for a run: st.switch_page (the "Train it
@@ -53,8 +54,9 @@ def dataset(name: str) -> Dataset:
 
 @st.cache_resource(show_spinner=False)
 def registry() -> JobRegistry:
-    """One registry per server: every browser session sees the same jobs."""
-    return JobRegistry()
+    """One registry per server: every browser session sees the same jobs, and one training queue
+    (worker processes, ``--workers``; or a Ray cluster, ``--ray``) takes every run."""
+    return JobRegistry(pool=pool_from_env())
 
 
 @st.cache_resource(show_spinner=False)
@@ -230,7 +232,11 @@ def start_button_ui(config: RunConfig, label: str, key: str, disabled: bool = Fa
     if not pressed or reason:
         return False
     try:
-        (start or (lambda data: registry().start(config, data)))(dataset(config.dataset))
+        data = dataset(config.dataset)  # its files are checked here, once per server (the pages draw from it)
+        if start is not None:  # e.g. a β sweep, which trains its members together
+            start(data)
+        else:
+            registry().start(config)
     except DatasetError as e:  # its files broke after the sidebar offered it
         st.error(f"{config.dataset} cannot be loaded here; nothing was started.", icon=":material/block:")
         st.code(str(e), language=None)
@@ -253,6 +259,8 @@ def wait_for_job_ui(job: TrainingJob, text: str = "Training these settings") -> 
     snap = job.snapshot()
     if snap.status == "waiting":
         text = f"{text}: {snap.message}"
+    elif snap.status == "queued":
+        text = f"These settings are {queue_text(snap.ahead, snap.wait)}"
     st.progress(snap.progress, text=f"{text}: {snap.progress:.0%}. This fills in when done.")
     if not snap.running:
         st.rerun()

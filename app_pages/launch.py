@@ -8,7 +8,9 @@ it is started. Flags after the options below go to ``streamlit run`` unchanged.
 
 For a classroom (README, "Serving a room"): ``--address`` listens on a chosen address (``0.0.0.0``:
 every network of this machine) and tells Streamlit the address students type; ``--access-code``
-and ``--max-runs-per-session`` become the environment the app reads (``vae_core.store.room``).
+and ``--max-runs-per-session`` become the environment the app reads (``vae_core.store.room``), as
+do ``--workers`` (training worker processes) and ``--ray`` (a Ray cluster's address instead;
+``vae_core.store.pool``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from vae_core.store.pool import RAY_ENV, WORKERS_ENV
 from vae_core.store.room import ACCESS_CODE_ENV, MAX_RUNS_ENV
 
 APP_ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +50,10 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--max-runs-per-session", type=_positive, help=f"runs one browser session may start (or set {MAX_RUNS_ENV})"
     )
+    parser.add_argument(
+        "--workers", type=_positive, help=f"runs that train at once, each in its own process (or set {WORKERS_ENV})"
+    )
+    parser.add_argument("--ray", metavar="ADDRESS", help=f"train on this Ray cluster instead (or set {RAY_ENV})")
     return parser.parse_known_args(argv)
 
 
@@ -71,13 +78,18 @@ def command(argv: list[str] | None = None) -> list[str]:
 
 
 def room_environment(argv: list[str] | None = None) -> dict[str, str]:
-    """The environment the app reads its room rules from (access code, runs per session)."""
+    """The environment the app reads its room rules (access code, runs per session) and its
+    training queue (workers, a Ray cluster) from."""
     args, _ = _parse(argv)
     env = {}
     if args.access_code:
         env[ACCESS_CODE_ENV] = args.access_code
     if args.max_runs_per_session is not None:
         env[MAX_RUNS_ENV] = str(args.max_runs_per_session)
+    if args.workers is not None:
+        env[WORKERS_ENV] = str(args.workers)
+    if args.ray:
+        env[RAY_ENV] = args.ray
     return env
 
 

@@ -1,6 +1,7 @@
 """The lecturer's part of the sidebar when the app serves a room (``vae-lab --access-code``,
-``--max-runs-per-session``): the code entry, the runs panel (every run in progress, each with a
-Stop button) and the cache problems note; and the bound on the files a session keeps uploaded.
+``--max-runs-per-session``): the code entry, the training queue's line, the runs panel (every run
+training or queued on this server, each with a Stop or Cancel button) and the cache problems
+note; and the bound on the files a session keeps uploaded.
 The rules themselves live in ``vae_core.store.room``; without an access code the panel and the
 note are everyone's. Not a page."""
 
@@ -11,9 +12,9 @@ from collections.abc import Sequence
 import streamlit as st
 from streamlit.runtime import Runtime
 
-from vae_core.store.jobs import JobRegistry
+from vae_core.store.jobs import JobRegistry, TrainingJob
 from vae_core.store.room import Room, RoomRules, Seat
-from vae_core.views.wording import describe
+from vae_core.views.wording import describe, queue_text, server_queue_text
 
 UPLOADS_PER_SESSION = 2  # the own-image page's one file, and its replacement while it arrives
 
@@ -61,8 +62,9 @@ def lecturer_ui(reg: JobRegistry, problems: Sequence[str]) -> None:
     """The runs in progress; for the lecturer (everyone, without a code) each with Stop, and what
     the cache skips and why, once."""
     jobs = reg.live_jobs()
+    training, queued = reg.pool.counts()
     if jobs:
-        st.caption(f":material/hourglass_top: {len(jobs)} training run(s) in progress on this server.")
+        st.caption(f":material/hourglass_top: Training queue: {server_queue_text(training, queued, reg.pool.workers)}.")
     if not room().may_manage(seat()):
         with st.expander("Lecturer", icon=":material/key:"):
             st.text_input("The lecturer's code (to start and stop runs)", type="password", key="access_code")
@@ -73,12 +75,20 @@ def lecturer_ui(reg: JobRegistry, problems: Sequence[str]) -> None:
     if room().has_code:
         st.caption(":material/lock_open: Lecturer: this session can start and stop runs.")
     if jobs:
-        with st.expander(f"Runs in progress ({len(jobs)})", icon=":material/directions_run:"):
-            for job in jobs:
-                snap = job.snapshot()
-                st.text(f"{describe(job.config)}\n{snap.status}, {snap.progress:.0%}")
-                st.button("Stop this run", key=f"stop_run_{job.key}", on_click=job.stop, icon=":material/stop:")
+        runs_panel_ui(jobs)
     if problems:
         with st.expander(f"Cache problems ({len(problems)})", icon=":material/warning:"):
             st.caption("These entries of the model cache are skipped everywhere:")
             st.text("\n".join(f"• {line}" for line in problems))
+
+
+def runs_panel_ui(jobs: Sequence[TrainingJob]) -> None:
+    """Every run on this server, training or in line, each with its Stop (or Cancel) button."""
+    with st.expander(f"Runs on this server ({len(jobs)})", icon=":material/directions_run:"):
+        for job in jobs:
+            snap = job.snapshot()
+            queued = snap.status == "queued"
+            where = queue_text(snap.ahead, snap.wait) if queued else f"{snap.status}, {snap.progress:.0%}"
+            st.text(f"{describe(job.config)}\n{where}")
+            label, icon = ("Cancel this run", ":material/cancel:") if queued else ("Stop this run", ":material/stop:")
+            st.button(label, key=f"stop_run_{job.key}", on_click=job.stop, icon=icon)

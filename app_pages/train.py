@@ -20,7 +20,14 @@ from vae_core.views.arrays import prior_samples
 from vae_core.views.export import codes_csv, epochs_csv, model_bytes, model_file_name
 from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter
 from vae_core.views.training_figures import beta_schedule_figure, kl_bars, training_curves
-from vae_core.views.wording import collapse_warning, describe, describe_optimiser, first_run_text, schedule_text
+from vae_core.views.wording import (
+    collapse_warning,
+    describe,
+    describe_optimiser,
+    first_run_text,
+    queue_text,
+    schedule_text,
+)
 
 POLL_SECONDS = 1.0  # progress, metrics and curves
 MODEL_POLL_SECONDS = 2.0  # KL per dimension, reconstructions and the scatter: heavier, and slower to change
@@ -63,6 +70,12 @@ elif cached:
         "Trained and cached: opening these settings is instant. Change a setting to train anew.",
         icon=":material/check_circle:",
     )
+elif running and job.snapshot().status == "queued":
+    note_col.info(
+        "Waiting for a free worker: runs train a few at a time on this server, first come first served. "
+        "It starts by itself and keeps its place if you switch pages or close the tab.",
+        icon=":material/hourglass_top:",
+    )
 elif running:
     note_col.info("Training in the background — it keeps going if you switch pages or close the tab.")
 elif job is not None and job.result is not None and job.result.config != config:  # β was moved live
@@ -100,16 +113,20 @@ def move_beta(job, key: str) -> None:
 def status_text(snap: JobSnapshot) -> str:
     if snap.status == "waiting":
         return f"waiting · {snap.message}"
+    if snap.status == "queued":
+        return queue_text(snap.ahead, snap.wait)
+    if snap.status == "starting":
+        return "starting a worker process and loading the data …"
     epoch = snap.epochs[-1].epoch if snap.epochs else 0
     text = f"{snap.status} · step {snap.step}/{snap.total_steps} · epoch {epoch}/{config.train.epochs}"
     text += f" · {snap.seconds:.1f} s"
     return text + (f" · about {snap.eta:.0f} s left" if snap.eta is not None else "")
 
 
-def progress_view(polling: bool) -> None:
+def progress_view(polling: bool, queued: bool = False) -> None:
     snap = job.snapshot() if job is not None else JobSnapshot.from_trained(trained)
-    if polling and not snap.running:
-        st.rerun()  # the run just ended: redraw the whole page once, without polling
+    if polling and (not snap.running or queued != (snap.status == "queued")):
+        st.rerun()  # the run just ended (or left the line): redraw the whole page once
     st.progress(snap.progress, text=status_text(snap))
     if snap.status == "failed":
         st.error(f"Training failed: {snap.message}")
@@ -223,12 +240,19 @@ def export_ui() -> None:
 
 
 if job is None and trained is None:
+    if reg.lost(config):
+        st.warning(
+            "A run of these settings was queued or training when this server restarted. It did not finish "
+            "and nothing of it was saved (a restart empties the queue): press **Start training** to run it again.",
+            icon=":material/restart_alt:",
+        )
     st.info(first_run_text(config))
     cached_models_ui(config)
 else:
-    if running:
+    queued = running and job.snapshot().status == "queued"  # once it leaves the line, the page says so
+    if running and not queued:
         live_beta_ui()
-    st.fragment(run_every=POLL_SECONDS if running else None)(progress_view)(running)
+    st.fragment(run_every=POLL_SECONDS if running else None)(progress_view)(running, queued)
     st.fragment(run_every=MODEL_POLL_SECONDS if running else None)(model_view)()
     if cached and not running:
         export_ui()

@@ -71,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("datasets", help="which datasets are available, and from where")
     d.add_argument("--data-root", type=Path, help="folder holding mnist/, fashion-mnist/, ... (default $VAE_LAB_DATA)")
     d.set_defaults(func=_datasets)
+    _add_zoo(sub)
+    doc = sub.add_parser("doctor", help="this machine: CPU, torch, and whether training GEMMs run in bf16 or fp32")
+    doc.add_argument("--cache-root", type=Path, help="model cache folder, beside which decisions are kept")
+    doc.set_defaults(func=_doctor)
+    return p
+
+
+def _add_zoo(sub: argparse._SubParsersAction) -> None:
     z = sub.add_parser("zoo", help="train the β × latent-dimension grid into the cache (skips cached ones)")
     z.add_argument("--dataset", choices=list(DATASETS), required=True, help="dataset name")
     z.add_argument("--betas", type=_float_list, default=list(zoo.ZOO_BETAS), help="β values (default 0,0.25,...,8)")
@@ -79,12 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     z.add_argument("--cache-root", type=Path, help="model cache folder (default $VAE_LAB_CACHE or a user cache)")
     z.add_argument("--offline", action="store_true", help="never download; fail with what to fetch by hand")
     z.add_argument("--threads", type=int, default=1, help="torch threads (default 1: small MLPs gain little)")
+    z.add_argument("--workers", type=int, help="train this many models at once, each in a worker process")
+    z.add_argument("--ray", metavar="ADDRESS", help="train on this Ray cluster (the cache folder must be shared)")
     z.add_argument("--json", action="store_true", help="print a summary of every cell as JSON")
     z.set_defaults(func=_zoo)
-    doc = sub.add_parser("doctor", help="this machine: CPU, torch, and whether training GEMMs run in bf16 or fp32")
-    doc.add_argument("--cache-root", type=Path, help="model cache folder, beside which decisions are kept")
-    doc.set_defaults(func=_doctor)
-    return p
 
 
 def _number_list(kind: type, lowest: float, rule: str) -> Callable[[str], list]:
@@ -305,13 +311,11 @@ def _zoo(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     print(f"zoo: {len(configs)} {args.dataset} models (β {args.betas} × latent {args.latent_dims})", file=sys.stderr)
     t0 = time.perf_counter()
-    with _stop_on_sigint() as stop:
+    pool = zoo.zoo_pool(args.workers, args.ray, threads=args.threads)
+    with _stop_on_sigint() as stop, contextlib.closing(pool) if pool else contextlib.nullcontext():
+        load = lambda name: _load(name, args)  # noqa: E731
         cells = zoo.run_zoo(
-            configs,
-            args.cache_root,
-            load_data=lambda name: _load(name, args),
-            on_cell=cli_text.zoo_line,
-            stop_event=stop,
+            configs, args.cache_root, load_data=load, on_cell=cli_text.zoo_line, stop_event=stop, pool=pool
         )
     wall = time.perf_counter() - t0
     done = sum(c.status in ("cached", "trained") for c in cells)

@@ -26,6 +26,9 @@ def _fresh_streamlit_caches():
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
+    from app_pages.common import registry
+
+    registry().close()  # the runs a test left training or queued: their worker processes end here
     st.cache_data.clear()
     st.cache_resource.clear()
 

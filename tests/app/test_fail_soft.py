@@ -10,10 +10,13 @@ from collections import namedtuple
 import pytest
 from app_helpers import poll_until, pretrained
 
+from app_pages import common
 from vae_core import make_config
 from vae_core.data.download import FILES, IDX_NAMES
 from vae_core.store import cache
+from vae_core.store.backends import InProcessBackend
 from vae_core.store.cache import entry_dir, lookup
+from vae_core.store.pool import WorkerPool
 from vae_core.vae.model import build_model
 
 
@@ -88,12 +91,15 @@ def test_a_truncated_dataset_file_is_shown_with_the_reason_not_offered(open_app,
 
 
 def _disk_full(monkeypatch) -> None:
-    """What torch.save raised on a full 1 MB tmpfs, and a disk with no room left."""
+    """What torch.save raised on a full 1 MB tmpfs, and a disk with no room left. The app trains in
+    worker processes, which a monkeypatch here cannot reach: these runs train in this process
+    (tests/core/test_queue.py checks the same message from a real worker on a read-only mount)."""
+    monkeypatch.setattr(common, "pool_from_env", lambda: WorkerPool(1, backend=InProcessBackend()))
 
     def save(*args, **kwargs):
         raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 341120 vs 341008")
 
-    monkeypatch.setattr(cache.torch, "save", save)
+    monkeypatch.setattr(cache, "_save", save)  # the cache's writes only, not the worker's records
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(cache.shutil, "disk_usage", lambda path: usage(2**20, 2**20, 0))
 

@@ -101,3 +101,9 @@ def test_the_installed_package_runs_from_any_folder(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "digits" in out.stdout and "built in" in out.stdout
+
+
+def test_the_launcher_passes_the_training_queue_to_the_app():
+    argv = ["--workers", "3", "--ray", "10.0.0.5:6379"]
+    assert room_environment(argv) == {"VAE_LAB_WORKERS": "3", "VAE_LAB_RAY_ADDRESS": "10.0.0.5:6379"}
+    assert "--workers" not in " ".join(command(argv)), "the queue's flags are the app's, not streamlit's"

@@ -1,22 +1,20 @@
-"""Background training jobs: one per config, a consistent snapshot, stop, and the cache."""
+"""Background training jobs: one per config, a consistent snapshot, stop, and the cache (each run
+trains in a worker process; tests/core/test_queue.py has the queue and the worker's faults)."""
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
-import threading
 import time
-import weakref
 
 import pytest
 import torch
 
 from vae_core import make_config
-from vae_core.data import load_dataset
 from vae_core.store.cache import lookup
 from vae_core.store.inventory import cached_configs
 from vae_core.store.jobs import KEPT, JobRegistry, JobSnapshot, TrainingJob
+from vae_core.store.pool import WorkerPool
 from vae_core.views.wording import describe
 
 
@@ -48,20 +46,21 @@ def test_a_completed_job_is_cached_and_its_snapshot_is_whole(root):
     assert again.result.from_cache and again.snapshot().epochs == snap.epochs
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-def test_the_training_thread_yields_the_cpu_to_the_server(root):
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice values are checked the Linux way")
+def test_the_worker_process_yields_the_cpu_to_the_server(root):
     job = TrainingJob(make_config("digits", epochs=500), root=root).start()
     wait_for(lambda: job.snapshot().step > 0)
     try:
-        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        assert os.getpriority(os.PRIO_PROCESS, job._thread.native_id) == min(19, mine + 10)
+        assert job.worker_pid not in (None, os.getpid()), "the run must train in a process of its own"
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, job.worker_pid) == min(19, mine + 10)
     finally:
         job.stop()
         assert job.wait(30)
 
 
 def test_the_registry_runs_one_job_per_config_and_stop_stops_it(root):
-    registry = JobRegistry(root)
+    registry = JobRegistry(root, pool=WorkerPool(2))
     config = make_config("digits", epochs=500)
     job = registry.start(config)
     assert registry.start(config) is job, "a second start must join the running job"
@@ -77,8 +76,7 @@ def test_the_registry_runs_one_job_per_config_and_stop_stops_it(root):
     assert lookup(config, root) is None  # ...but not cached
     assert not registry.stop(config)
     assert registry.start(config) is not job, "a stopped run can be started again"
-    registry.stop(config)
-    registry.stop(make_config("digits", epochs=500, seed=1))
+    registry.close()
 
 
 def test_live_weights_are_published_while_training(root):
@@ -118,7 +116,7 @@ def test_registry_trained_reads_the_cache_and_cached_configs_lists_it(root):
 
 def test_finished_jobs_are_kept_in_a_small_lru_and_the_cache_has_the_rest(root):
     """Finished jobs were once kept for the server's lifetime: ~38 MB per MNIST run."""
-    registry = JobRegistry(root)
+    registry = JobRegistry(root, pool=WorkerPool(1))
     configs = [make_config("digits", epochs=1, hidden=(16,), seed=s) for s in range(KEPT + 4)]
     for config in configs:
         assert registry.start(config).wait(60)
@@ -130,15 +128,12 @@ def test_finished_jobs_are_kept_in_a_small_lru_and_the_cache_has_the_rest(root):
     assert len(registry._models) <= KEPT
 
 
-def test_a_finished_job_lets_go_of_its_data_and_training_copies(root):
-    data = load_dataset("digits")
-    job = TrainingJob(make_config("digits", epochs=1, hidden=(16,)), root=root, data=data).start()
+def test_a_finished_job_keeps_only_its_result(root):
+    job = TrainingJob(make_config("digits", epochs=1, hidden=(16,)), root=root).start()
     assert job.wait(60)
-    pixels = weakref.ref(data.x_train)
-    del data
-    gc.collect()
-    assert pixels() is None, "the job still holds the dataset"
+    assert job._state.weights is None and job._handle is None, "published weights and the worker are let go"
     assert job.live_model() is job.result.model
+    assert job.worker_pid is None
 
 
 def test_a_new_registry_sweeps_stale_temporary_folders(root):

@@ -69,10 +69,13 @@ def test_a_live_change_trains_exactly_like_its_recorded_schedule(digits):
 
 def test_a_job_whose_beta_moved_is_stored_under_its_schedule_only(tmp_path, digits):
     config = make_config("digits", **{**TINY, "epochs": 40})
-    reg = JobRegistry(tmp_path)
-    job = reg.start(config, digits)
+    reg = JobRegistry(tmp_path)  # the run trains in a worker process: β goes over its pipe
+    job = reg.start(config)
     job.control(beta=2.5)
-    assert job.wait(120)
+    try:
+        assert job.wait(120)
+    finally:
+        reg.close()
     assert job.beta_changes and job.beta_changes[0][1] == 2.5
     scheduled = job.result.config
     assert scheduled.train.beta_schedule == job.beta_changes

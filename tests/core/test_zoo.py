@@ -26,7 +26,7 @@ def zoo_cli(*args: str, cache: Path, **kw) -> subprocess.Popen:
 
 
 def entries(cache: Path) -> list[Path]:
-    return [p for p in cache.iterdir() if p.is_dir()] if cache.exists() else []
+    return [p for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".")] if cache.exists() else []
 
 
 def test_the_default_grid_is_every_beta_times_every_latent_dim_with_default_settings():
@@ -119,3 +119,33 @@ def test_ctrl_c_stops_the_current_model_cleanly_and_a_rerun_resumes(tmp_path):
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert err.count(" cached ") == done and len(entries(tmp_path)) == 12
+
+
+def test_the_zoo_trains_in_the_pools_workers_and_reports_in_order(tmp_path):
+    from vae_core.store.pool import WorkerPool
+
+    configs = [make_config("digits", epochs=2, hidden=(16,), beta=b) for b in (0.5, 1.0, 2.0)]
+    run_zoo(configs[1:2], tmp_path, load_data=load_dataset)  # one already cached
+    pool = WorkerPool(2)
+    try:
+        cells = run_zoo(configs, tmp_path, load_data=load_dataset, pool=pool)
+    finally:
+        pool.close()
+    assert [(c.index, c.beta, c.status) for c in cells] == [
+        (1, 0.5, "trained"),
+        (2, 1.0, "cached"),
+        (3, 2.0, "trained"),
+    ]
+    assert all(lookup(c, tmp_path) is not None for c in configs)
+    assert all(c.test_elbo is not None and c.test_elbo < 0 for c in cells)
+
+
+@pytest.mark.slow
+def test_cli_zoo_with_workers_trains_the_grid_in_worker_processes(tmp_path):
+    proc = zoo_cli(
+        "--dataset", "digits", "--betas", "0,1", "--latent-dims", "2", "--workers", "2", "--json", cache=tmp_path
+    )
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["counts"]["trained"] == 2 and len(entries(tmp_path)) == 2
+    assert err.count("vae-lab: worker ") == 2, "each model trained in a worker process"

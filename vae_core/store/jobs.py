@@ -1,98 +1,40 @@
 """Background training jobs: one job per config, shared by everyone who looks at it.
 
-A job trains in a daemon thread through the model cache (look up, else lock, train and store a
-completed run) and keeps a thread-safe snapshot of its steps, epochs and status that any number
-of viewers poll. While it trains it also publishes a copy of the weights every so often, so a
-viewer can draw reconstructions and the latent space as they form without touching the model
-being trained. A ``JobRegistry`` holds at most one live job per config key: starting a config
-that already runs returns that job. Its memory is bounded: of the finished jobs, and of the models
-it read from the cache, it keeps the most recently used few (the cache has the rest), and a job
-lets go of its dataset, its training copy and its published weights when it ends. Nothing here
-knows about Streamlit; the words that describe a config to a person are in ``vae_core.views.wording``.
+A job waits in the training queue (``vae_core.store.pool``) and then trains in a worker process
+through the model cache (``vae_core.store.worker``: look up, else lock, train and store a
+completed run); the web server never trains in its own process. A thread here follows the
+worker's records into a thread-safe snapshot of steps, epochs and status that any number of
+viewers poll, with the weights the worker publishes every so often, so a viewer can draw
+reconstructions and the latent space as they form. A worker that dies leaves its job failed with
+the reason, and nothing in the cache. A ``JobRegistry`` holds at most one live job per config
+key: starting a config that is queued or training returns that job. Its memory is bounded: of the
+finished jobs, and of the models it read from the cache, it keeps the most recently used few
+(the cache has the rest). Nothing here knows about Streamlit; the words that describe a config
+or a place in line to a person are in ``vae_core.views.wording``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
-
-import torch
+from typing import Any
 
 from vae_core.config import RunConfig
-from vae_core.data.datasets import Dataset, load_dataset
-from vae_core.store.cache import TrainedModel, config_key, get_or_train, lookup
+from vae_core.store import journal
+from vae_core.store.backends import Handle
+from vae_core.store.cache import TrainedModel, config_key, default_cache_root, lookup
 from vae_core.store.inventory import sweep_stale
+from vae_core.store.pool import WorkerPool
+from vae_core.store.snapshot import JobSnapshot, JobStatus
+from vae_core.store.worker import JobSpec, model_from, unpack
 from vae_core.vae.model import VAE
-from vae_core.vae.schedule import Controls
 from vae_core.vae.train import EpochInfo, StepInfo
 
-JobStatus = Literal["starting", "waiting", "running", "completed", "stopped", "diverged", "failed"]
 WAITING = "another process (another server on this cache, or the zoo) trains these settings; waiting for its result"
-PUBLISH_SECONDS = 0.5  # how often a training job copies its weights for viewers
 KEPT = 8  # finished jobs, and models read from the cache, that a registry keeps (each, most recent first)
-LoadData = Callable[[str], Dataset]
-
-
-def _load_local(name: str) -> Dataset:
-    return load_dataset(name, download_missing=False)  # a job never goes online
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    """What a viewer sees of a job at one moment; plain immutable data."""
-
-    key: str
-    status: JobStatus
-    steps: tuple[StepInfo, ...] = ()
-    epochs: tuple[EpochInfo, ...] = ()
-    total_steps: int = 0
-    seconds: float = 0.0  # training time so far (data loading excluded)
-    message: str = ""
-    from_cache: bool = False
-
-    @property
-    def running(self) -> bool:
-        return self.status in ("starting", "waiting", "running")
-
-    @property
-    def step(self) -> int:
-        return self.steps[-1].step if self.steps else 0
-
-    @property
-    def progress(self) -> float:
-        """Fraction of steps done, in [0, 1]."""
-        if self.status == "completed":
-            return 1.0
-        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left at the mean pace so far, or None before the first step."""
-        if not self.running or not self.step or not self.total_steps:
-            return None
-        return self.seconds / self.step * (self.total_steps - self.step)
-
-    @classmethod
-    def from_trained(cls, trained: TrainedModel) -> JobSnapshot:
-        """The snapshot of a finished run, rebuilt from its stored history."""
-        steps = tuple(StepInfo(**s) for s in trained.history.get("steps", []))
-        epochs = tuple(EpochInfo(**e) for e in trained.history.get("epochs", []))
-        return cls(
-            key=config_key(trained.config),
-            status=trained.metrics.get("status", "completed"),
-            steps=steps,
-            epochs=epochs,
-            total_steps=steps[-1].total_steps if steps else 0,
-            seconds=float(trained.metrics.get("seconds", 0.0)),
-            message=str(trained.metrics.get("reason", "")),
-            from_cache=trained.from_cache,
-        )
 
 
 @dataclass
@@ -103,52 +45,54 @@ class _State:
     message: str = ""
     started: float | None = None  # perf_counter when training (not loading) began
     finished: float | None = None
-    weights: dict[str, torch.Tensor] | None = None
+    weights: bytes | None = None  # the worker's last published state_dict (torch.save'd)
     weights_version: int = 0
+    beta_changes: tuple[tuple[int, float], ...] = ()  # a live β: (step, β from then on), from the worker
 
 
 class TrainingJob:
-    """One training run in a daemon thread; every method is safe to call from any thread."""
+    """One training run: it waits in the pool's line, then trains in a worker process while a
+    thread here follows its records. Every method is safe to call from any thread."""
 
-    def __init__(
-        self,
-        config: RunConfig,
-        *,
-        root: str | Path | None = None,
-        load_data: LoadData | None = None,
-        data: Dataset | None = None,
-    ):
+    def __init__(self, config: RunConfig, *, root: str | Path | None = None, pool: WorkerPool | None = None):
         self.config = config
-        self._data = data
         self.key = config_key(config)
-        self._root = root
-        self._load_data = load_data or _load_local
+        self._root = str(root) if root is not None else str(default_cache_root())
+        self._pool = pool if pool is not None else WorkerPool(1)
         self._stop = threading.Event()
-        self._controls = Controls()  # what the loop reads each step besides Stop (a live β)
         self._lock = threading.Lock()
         self._state = _State()
         self._result: TrainedModel | None = None
         self._live: tuple[int, VAE] | None = None
-        self._model: VAE | None = None  # the model being trained; only the training thread touches it
-        self._last_publish = 0.0
-        self._thread = threading.Thread(target=self._run, name=f"train-{self.key}", daemon=True)
+        self._handle: Handle | None = None
+        self._controls: dict[str, Any] = {}  # sent to the worker, or kept for it until it starts
+        self._thread = threading.Thread(target=self._run, name=f"job-{self.key}", daemon=True)
 
     def start(self) -> TrainingJob:
+        self._pool.enter(self)  # its place in line is the order of start(), not of the threads
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Ask the run to stop after the current step; the partial model stays viewable."""
+        """Cancel the run if it waits in line; else stop it after the current step (the partial
+        model stays viewable)."""
         self._stop.set()
+        self.control(stop=True)
+        self._pool.wake()
 
-    def control(self, *, beta: float) -> None:
-        """Change β from the next step on; the run is then saved under its recorded β schedule."""
-        self._controls.set(beta=beta)
+    def control(self, **values: Any) -> None:
+        """Send named controls to the training loop (``stop``, ``threads``, or e.g. ``beta``)."""
+        with self._lock:
+            self._controls.update(values)
+            handle = self._handle
+        if handle is not None:
+            handle.send(values)
 
     @property
     def beta_changes(self) -> tuple[tuple[int, float], ...]:
-        """The β changes made live so far: (0-based step, β from then on)."""
-        return self._controls.changes
+        """The β changes made live so far, as the worker recorded them: (0-based step, β from then on)."""
+        with self._lock:
+            return self._state.beta_changes
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run ends; True if it has."""
@@ -165,11 +109,17 @@ class TrainingJob:
         with self._lock:
             return self._result
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker process's id while it trains here (None in line, or on Ray)."""
+        with self._lock:
+            return getattr(self._handle, "pid", None)
+
     def snapshot(self) -> JobSnapshot:
         with self._lock:
             s = self._state
             end = s.finished or time.perf_counter()
-            return JobSnapshot(
+            snap = JobSnapshot(
                 key=self.key,
                 status=s.status,
                 steps=tuple(s.steps),
@@ -179,9 +129,20 @@ class TrainingJob:
                 message=s.message,
                 from_cache=self._result.from_cache if self._result else False,
             )
+        if snap.status != "queued":
+            return snap
+        return replace(snap, ahead=self._pool.ahead(self), wait=self._pool.wait_estimate(self))
+
+    def remaining(self) -> float | None:
+        """Seconds this run still needs: its ETA once it steps, else the pool's estimate."""
+        snap = self.snapshot()
+        if snap.eta is not None:
+            return snap.eta
+        estimate = self._pool.estimate(self.config)
+        return None if estimate is None else max(0.0, estimate - snap.seconds)
 
     def live_model(self) -> VAE | None:
-        """A copy of the model as of the last published weights (None before there are any)."""
+        """The model as of the worker's last published weights (None before there are any)."""
         with self._lock:
             if self._result is not None:
                 return self._result.model
@@ -189,43 +150,86 @@ class TrainingJob:
         if weights is None:
             return None
         if self._live is None or self._live[0] != version:
-            model = VAE(self.config.model)
-            model.load_state_dict(weights)
-            self._live = (version, model.eval())
+            self._live = (version, model_from(self.config, weights))
         return self._live[1]
 
-    # -- the training thread -------------------------------------------------------------
+    # -- the thread that follows the run ---------------------------------------------------
 
     def _run(self) -> None:
-        torch.set_num_threads(1)  # leave the other core to the web server
-        _lower_priority()
+        noted = None
         try:
-            data = self._data
-            if data is None and lookup(self.config, self._root) is None:
-                data = self._load_data(self.config.dataset)
+            cached = lookup(self.config, self._root)
+            if cached is not None:
+                self._pool.withdraw(self)
+                self._finish(cached)
+                return
+            noted = journal.note(self._root, self.key, self.config)  # a restarted server can tell it was lost
+            self._set(status="queued")
+            if not self._pool.wait_turn(self, self._stop):
+                self._set(status="stopped", message="cancelled while it waited in line; nothing was trained")
+                return
+            try:
+                self._follow()
+            finally:
+                self._pool.leave(self)
+                self._rebalance()
+        except Exception as e:  # a broken config or worker must end the job, not the server
+            self._pool.withdraw(self)
+            self._set(status="failed", message=f"{type(e).__name__}: {e}")
+        finally:
+            journal.clear(noted)
             with self._lock:
-                self._state.status, self._state.started = "running", time.perf_counter()
-            trained = get_or_train(
-                self.config,
-                self._root,
-                data=data,
-                on_step=self._on_step,
-                on_epoch=self._on_epoch,
-                on_model=self._on_model,
-                on_wait=self._on_wait,
-                stop_event=self._stop,
-                controls=self._controls,
-            )
-        except Exception as e:  # a broken dataset or config must end the job, not the server
-            with self._lock:
-                self._state.status, self._state.message = "failed", f"{type(e).__name__}: {e}"
-                self._state.finished = time.perf_counter()
-            return
-        finally:  # what only training needed: the result (or the reason) is all a viewer reads now
-            self._data, self._model, self._live = None, None, None
+                self._handle, self._live = None, None
+                self._state.weights = None
+
+    def _follow(self) -> None:
+        with self._lock:
+            controls = dict(self._controls)
+        env = {k: v for k, v in os.environ.items() if k.startswith("VAE_LAB_")}
+        self._set(status="starting")
+        spec = JobSpec(self.config, self._root, self._pool.threads(), env, controls)
+        launched = time.perf_counter()
+        handle = self._pool.backend.launch(spec)
+        with self._lock:
+            self._handle = handle
+        self._rebalance()
+        if self._stop.is_set():
+            handle.send({"stop": True})  # a Stop that came while the worker started
+        while True:
+            try:
+                record = handle.recv(timeout=1.0)
+            except (EOFError, OSError):
+                break
+            if record is not None and self._apply(*record):
+                self._pool.record(self.config, time.perf_counter() - launched, len(self._state.epochs))
+                return
+        message = f"The training process ended before the run did ({handle.ended_why()}); nothing was cached."
+        self._set(status="failed", message=message + " Press Start to train again.")
+
+    def _apply(self, kind: str, value: Any) -> bool:
+        """Take one record from the worker; True for the last one."""
+        with self._lock:
+            s = self._state
+            if kind == "step":
+                s.steps.append(StepInfo(**value))
+            elif kind == "epoch":
+                s.epochs.append(EpochInfo(**value))
+            elif kind == "beta":
+                s.beta_changes = tuple((int(a), float(b)) for a, b in value)
+            elif kind == "weights":
+                s.weights, s.weights_version = value, s.weights_version + 1
+            elif kind == "status":
+                s.status, s.message = value, WAITING if value == "waiting" else ""
+                s.started = s.started or time.perf_counter()
+        if kind == "failed":
+            self._set(status="failed", message=str(value))
+        elif kind == "done":
+            self._finish(unpack(self.config, value))
+        return kind in ("failed", "done")
+
+    def _finish(self, trained: TrainedModel) -> None:
         with self._lock:
             self._result = trained
-            self._state.weights = None
             if trained.from_cache:  # nothing streamed: show the stored history
                 snap = JobSnapshot.from_trained(trained)
                 self._state.steps, self._state.epochs = list(snap.steps), list(snap.epochs)
@@ -234,61 +238,63 @@ class TrainingJob:
             self._state.message = str(trained.metrics.get("reason", ""))
             self._state.finished = time.perf_counter()
 
-    def _on_wait(self) -> None:
+    def _set(self, status: JobStatus, message: str = "") -> None:
         with self._lock:
-            self._state.status, self._state.message = "waiting", WAITING
+            self._state.status, self._state.message = status, message
+            if status in ("stopped", "failed"):
+                self._state.finished = time.perf_counter()
 
-    def _on_model(self, model: VAE) -> None:
-        self._model = model
-        with self._lock:
-            self._state.status, self._state.message = "running", ""
-
-    def _on_step(self, info: StepInfo) -> None:
-        with self._lock:
-            self._state.steps.append(info)
-        if time.perf_counter() - self._last_publish > PUBLISH_SECONDS:
-            self._publish()
-
-    def _on_epoch(self, info: EpochInfo) -> None:
-        with self._lock:
-            self._state.epochs.append(info)
-        self._publish()
-
-    def _publish(self) -> None:
-        if self._model is None:
-            return
-        weights = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
-        self._last_publish = time.perf_counter()
-        with self._lock:
-            self._state.weights = weights
-            self._state.weights_version += 1
+    def _rebalance(self) -> None:
+        """Tell every running run how many threads it may use now."""
+        threads = self._pool.threads()
+        for job in self._pool.running_jobs():
+            if isinstance(job, TrainingJob):
+                job.control(threads=threads)
 
 
 class JobRegistry:
     """At most one live job per config key, and the models they (or the cache) hold: every live
     job, and the KEPT most recently used finished jobs and cache reads."""
 
-    def __init__(self, root: str | Path | None = None, load_data: LoadData | None = None):
+    def __init__(self, root: str | Path | None = None, pool: WorkerPool | None = None):
         self._root = root
-        self._load_data = load_data
+        self.pool = pool if pool is not None else WorkerPool()
         self._lock = threading.Lock()
         self._jobs: dict[str, TrainingJob] = {}  # oldest use first
         self._models: dict[str, TrainedModel] = {}  # oldest use first
         sweep_stale(root)  # a server starts with a registry: clear what crashed writes left
+        self._lost = journal.lost_runs(root if root is not None else default_cache_root())
 
-    def start(self, config: RunConfig, data: Dataset | None = None) -> TrainingJob:
-        """Start training ``config`` (on ``data`` if given, else the job loads it), or return
-        the job that already trains it."""
+    def start(self, config: RunConfig) -> TrainingJob:
+        """Queue a run of ``config`` (it trains in a worker process when its turn comes), or
+        return the job that already has it, in line or training."""
         key = config_key(config)
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.alive:
                 return job
-            job = TrainingJob(config, root=self._root, load_data=self._load_data, data=data)
+            job = TrainingJob(config, root=self._root, pool=self.pool)
+            self._lost.pop(key, None)
             self._jobs.pop(key, None)
             self._jobs[key] = job
             self._trim()
             return job.start()
+
+    def lost(self, config: RunConfig) -> bool:
+        """Whether a run of ``config`` was queued or training when this server last went down
+        (and has not been started again since)."""
+        with self._lock:
+            return config_key(config) in self._lost
+
+    def close(self) -> None:
+        """Cancel the runs in line and end the workers (a server shutting down, a test's end)."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.stop()
+        self.pool.close()
+        for job in jobs:
+            job.wait(10)
 
     def get(self, config: RunConfig) -> TrainingJob | None:
         """The latest job for this config (running, or finished and still kept), if any."""
@@ -309,7 +315,7 @@ class JobRegistry:
         return True
 
     def live_jobs(self) -> list[TrainingJob]:
-        """The jobs that are starting, waiting or training now, oldest first."""
+        """The jobs that are queued, starting, waiting or training now, oldest first."""
         with self._lock:
             jobs = list(self._jobs.values())
         return [j for j in jobs if j.snapshot().running]
@@ -341,12 +347,3 @@ class JobRegistry:
             del self._jobs[key]
         for key in list(self._models)[: max(0, len(self._models) - KEPT)]:
             del self._models[key]
-
-
-def _lower_priority(by: int = 10) -> None:
-    """Make the calling thread yield the CPU to the web server and the browser (Linux: a thread
-    has its own nice value), so a slider stays quick while a run trains: with a run training and
-    its Train tab polling, the median slider move took 80-81 ms against 88-99 ms without."""
-    with contextlib.suppress(AttributeError, OSError):  # elsewhere: train at normal priority
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + by))

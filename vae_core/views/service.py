@@ -22,10 +22,8 @@ import itertools
 import logging
 import multiprocessing
 import os
-import sys
 import threading
 import time
-import types
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from vae_core.config import RunConfig
+from vae_core.store.backends import without_main
 from vae_core.store.cache import TrainedModel, config_key, entry_dir
 from vae_core.views import view_worker
 from vae_core.views.stored import Piece, fits, read_views, standard_pieces, write_views
@@ -42,7 +41,6 @@ log = logging.getLogger(__name__)
 
 MODELS_KEPT = 16  # models whose values stay in memory (each a few MB at most)
 RETRY = 60.0  # seconds before a failed piece is tried again
-_LAUNCH = threading.Lock()  # one swap of __main__ at a time
 BUILD = 1  # priority of the background build; interactive pieces are 0
 
 
@@ -258,14 +256,8 @@ class ViewService:
         """Submit to the pool; a worker it starts on the way must not import the server's
         ``__main__`` (under Streamlit that is the app script, which would start the app again)."""
         pool = self._pool()
-        with _LAUNCH:
-            main = sys.modules.get("__main__")
-            sys.modules["__main__"] = types.ModuleType("__main__")
-            try:
-                return pool.submit(fn, *args)
-            finally:
-                if main is not None:
-                    sys.modules["__main__"] = main
+        with without_main():
+            return pool.submit(fn, *args)
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._cond:

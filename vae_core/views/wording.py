@@ -128,3 +128,28 @@ def posterior_story(epochs: Sequence[int], kl_posterior: Sequence[float], kl_pri
         else "it did not shrink here, since training moves the decoder, and with it p(z|x), as well as q"
     )
     return f"{first} After epoch {epochs[-1]} the gap is {gap:.2f} nats and the penalty {kl_prior[-1]:.2f}: {trend}."
+
+
+def queue_text(ahead: int | None, wait: float | None) -> str:
+    """Where a queued run stands, for the student who started it: "queued — 3 runs ahead of yours,
+    about 40 s"."""
+    place = f"{ahead} run{'s' * (ahead != 1)} ahead of yours" if ahead else "yours is next"
+    if wait is None:
+        when = "it starts when a worker is free"
+    elif wait < 1:
+        when = "it starts in a moment"
+    else:
+        when = f"about {_duration(wait)}"
+    return f"queued — {place}, {when}"
+
+
+def server_queue_text(training: int, queued: int, workers: int) -> str:
+    """The sidebar's line about the server's training queue."""
+    text = f"{training} of {workers} worker{'s' * (workers != 1)} training"
+    return text + (f", {queued} run{'s' * (queued != 1)} queued" if queued else "")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds / 5) * 5 if seconds > 10 else round(seconds))} s"
+    return f"{round(seconds / 60)} min"
