@@ -9,7 +9,6 @@ from app_pages.settings import DEFAULTS, config_from, values_of
 from vae_core import make_config
 from vae_core.config import DATASETS
 from vae_core.store.cache import lookup
-from vae_core.views.wording import describe_optimiser
 
 
 def finished(at) -> bool:
@@ -33,7 +32,10 @@ def test_a_new_user_is_offered_a_quick_first_run(open_app, empty_cache):
     assert "Nothing has been trained" in at.info[0].value
     # The step's arithmetic is this machine's measured choice (vae_core.vae.precision), stated as such.
     assert "Training: Adam, batch 128, lr 0.001, β₂ 0.999; steps: hand-written, " in at.caption[0].value
-    assert f"Training: {describe_optimiser(make_config('digits'))}" in at.caption[0].value
+    # Which one is measured (digits is near the 1/1.1 margin here, and timings under load vary):
+    # the page states one of the two, as describe_optimiser words them.
+    steps = at.caption[0].value.split("steps: hand-written, ")[1]
+    assert steps in ("fp32", "bf16 GEMMs (measured faster here)"), steps
     assert not at.button(key="start").disabled
     assert at.button(key="stop").disabled
 

@@ -179,6 +179,7 @@ def test_a_diverged_run_is_not_cached(tmp_path):
 
 
 def _train_in_process(root: str, out: multiprocessing.Queue) -> None:
+    torch.set_num_threads(1)  # two processes on 2 cores: OpenMP's spinning threads would crawl
     epochs: list[int] = []
     trained = cache.get_or_train(tiny_config(epochs=3), root, on_epoch=lambda e: epochs.append(e.epoch))
     out.put((bool(epochs), trained.from_cache, trained.model.state_dict()["encoder.0.weight"].sum().item()))
