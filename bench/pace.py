@@ -174,6 +174,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cold", action="store_true", help="no stored views: every view computed when asked")
     p.add_argument("--skip-train", action="store_true", help="leave out the in-app training row")
+    p.add_argument("--only-train", action="store_true", help="only the in-app training row and the command line's")
     p.add_argument("--json", action="store_true", help="(the JSON line is always printed last)")
     args = p.parse_args()
     if chromium_path() is None:
@@ -182,15 +183,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         cache = Path(folder) / "models"
         configs = [make_config("digits"), make_config("mnist", latent_dim=2), make_config("mnist", latent_dim=10)]
+        configs = [] if args.only_train else configs
         for config in configs:
             get_or_train(config, root=cache)
-        built = None if args.cold else build_views(configs, cache)
+        built = None if args.cold or args.only_train else build_views(configs, cache)
         if built is not None:
             print(f"stored views built in {built:.1f} s (the view worker, after training)", flush=True)
         proc, url = start_server(cache, Path(folder) / "server.log")
         try:
-            out = measure_views(url, "digits_", "digits", tsne=False)
-            out |= measure_views(url, "", "mnist", tsne=True)
+            out = {} if args.only_train else measure_views(url, "digits_", "digits", tsne=False)
+            out |= {} if args.only_train else measure_views(url, "", "mnist", tsne=True)
             if not args.skip_train:
                 out["mnist_train_s"] = train_in_app(url, seed=101)
                 out["mnist_command_line_s"] = command_line_train(cache, seed=102)
