@@ -17,7 +17,8 @@ from vae_core.views.service import view_service
 st.set_page_config(page_title="VAE Latent Lab", page_icon=Image.fromarray(app_icon(), "RGBA"), layout="wide")
 bound_uploads()
 read_url_once()
-view_service()  # once per server: its worker process starts now, not at the first view that needs it
+if __name__ == "__main__":  # not where a child process imports this script as its __main__ (AppTest leaves it so)
+    view_service()  # once per server: its worker process starts now, not at the first view that needs it
 
 pages = [
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),

@@ -16,6 +16,7 @@ import torch
 from vae_core.config import make_config
 from vae_core.data import load_dataset
 from vae_core.store import cache
+from vae_core.store.backends import without_main
 from vae_core.store.cache import PRECISION_FILE
 
 TINY = dict(latent_dim=2, epochs=1, hidden=(16,), batch_size=64)
@@ -189,8 +190,9 @@ def test_two_processes_asking_for_one_config_train_it_once(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     workers = [ctx.Process(target=_train_in_process, args=(str(tmp_path), out)) for _ in range(2)]
-    for w in workers:
-        w.start()
+    with without_main():  # after an AppTest, __main__ is the app script: the children must not run it
+        for w in workers:
+            w.start()
     results = [out.get(timeout=120) for _ in workers]
     for w in workers:
         w.join(timeout=30)

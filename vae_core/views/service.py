@@ -172,8 +172,9 @@ class ViewService:
             return self._model(ref).save_problem
 
     def warm(self) -> None:
-        """Start the worker process now (it imports torch: seconds), not at the first request."""
-        if self.workers:
+        """Start the worker process now (it imports torch: seconds), not at the first request;
+        never from a process that is itself still starting (it may be importing the app)."""
+        if self.workers and not getattr(multiprocessing.current_process(), "_inheriting", False):
             self._submit(view_worker.warm)
 
     def close(self) -> None:
