@@ -109,6 +109,9 @@ def page_intro_ui(title: str, text: str) -> RunConfig:
     return st.session_state.run_config
 
 
+SIDEBAR_SAW_TRAINED = "_sidebar_saw_trained"  # what the sidebar's status line said, for a page drawn after it
+
+
 def cache_status_ui(config: RunConfig) -> None:
     """Whether this config's model opens instantly, and which β stops of this latent dimension do.
     The first answer is the pages' own (the registry's full read, which moves a damaged entry
@@ -116,7 +119,8 @@ def cache_status_ui(config: RunConfig) -> None:
     trained = registry().trained(config)
     values = values_of(config) or {k: st.session_state[k] for k in DEFAULTS}
     cached = [b for b in BETAS if usable(config_from({**values, "beta": b}))]
-    if trained is not None and trained.metrics.get("status") == "completed":
+    st.session_state[SIDEBAR_SAW_TRAINED] = done = trained is not None and trained.metrics.get("status") == "completed"
+    if done:
         saved = "in memory only (not saved)" if trained.save_error else "opens instantly"
         here = f":material/check_circle: trained, {saved}"
     else:

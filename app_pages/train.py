@@ -10,7 +10,16 @@ machine (bench/app_latency.py); hence the two rates and the cheap figures.
 import streamlit as st
 import torch
 
-from app_pages.common import cached_models_ui, chart_ui, images_ui, registry, start_button_ui, stored_ref, test_set
+from app_pages.common import (
+    SIDEBAR_SAW_TRAINED,
+    cached_models_ui,
+    chart_ui,
+    images_ui,
+    registry,
+    start_button_ui,
+    stored_ref,
+    test_set,
+)
 from app_pages.room import room, seat
 from app_pages.settings import BETAS
 from vae_core.store.jobs import KEPT, JobSnapshot
@@ -50,6 +59,8 @@ st.markdown(
 st.caption(f"Settings: {describe(config)}  \nTraining: {describe_optimiser(config)}")
 
 cached = trained is not None and trained.metrics.get("status") == "completed"
+if cached and not st.session_state.get(SIDEBAR_SAW_TRAINED, True):
+    st.rerun()  # the run ended between the sidebar's look and this one: draw the sidebar again
 start_col, stop_col, note_col = st.columns([1, 1, 4], vertical_alignment="center")
 with start_col:  # the dataset is loaded here, once per server, with a spinner
     start = {"type": "primary", "disabled": running or cached, "icon": ":material/play_arrow:"}
