@@ -65,8 +65,10 @@ def gather(rows: tuple[int, int], repeats: int) -> tuple[dict, bool]:
     one = rows[1] - rows[0] == 1
     cheap = [S.numbers(rows)] + ([c for c in S.curve_pieces(rows, repeats) if c.ks == S.STAGES[0]] if one else [])
     rest = [c for c in S.curve_pieces(rows, repeats) if c not in cheap]
-    rest += [S.quadrature(rows)] if D <= 2 else []
-    rest += [S.posterior(rows[0], None)] if one and D <= 2 else []
+    if D <= 2 and one:  # its log p(x) is the quadrature value: the window over p(z|x)'s mass, after L_5000's first
+        rest.insert(min(len(rest), (len(S.STAGES) - 1) * len(S.SEEDS)), S.posterior(rows[0], None))
+    elif D <= 2:  # one grid for all the images
+        rest.append(S.quadrature(rows))
     if ref is None:  # not a cached model: everything here, with a bar
         bar = st.progress(0.0, text="Estimating log p(x)…")
         values = {}
@@ -90,9 +92,10 @@ def gather(rows: tuple[int, int], repeats: int) -> tuple[dict, bool]:
 def assemble(values: dict, rows: tuple[int, int], repeats: int) -> dict:
     """The page's numbers from the pieces known so far; curves (k, repeat) with NaN where unknown."""
     out = dict(values[S.numbers(rows).name])
+    post = values.get(S.posterior(rows[0], None).name) if rows[1] - rows[0] == 1 else None
     q = values.get(S.quadrature(rows).name)
-    out["quadrature"] = q["quadrature"] if q else None
-    out["quadrature_pending"] = D <= 2 and q is None
+    out["quadrature"] = post.log_px if post is not None else q["quadrature"] if q else None
+    out["quadrature_pending"] = D <= 2 and out["quadrature"] is None
     for sampler in S.SEEDS:
         table = np.full((len(KS), repeats), np.nan)
         for r in range(repeats):

@@ -72,7 +72,7 @@ def test_the_built_views_on_disk_equal_a_fresh_computation(trained, x):
         S.numbers((3, 4)),
         S.curve((0, S.AVERAGE), "importance", 4, S.STAGES[-1]),
         S.curve((7, 8), "prior", 0, S.STAGES[0]),
-        S.quadrature((0, 1)),
+        S.quadrature((0, S.AVERAGE)),
         S.posterior(2, max(trained.checkpoints)),
         S.posterior(2, None),
         S.codes(),

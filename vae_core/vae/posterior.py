@@ -69,31 +69,67 @@ def _axes(lo: torch.Tensor, hi: torch.Tensor, n: int) -> list[torch.Tensor]:
     return [torch.linspace(lo[d].item(), hi[d].item(), n, dtype=torch.float64) for d in range(len(lo))]
 
 
+@dataclass(frozen=True)
+class MassWindow:
+    """log p(x) by quadrature on a window that holds p(z|x)'s mass, and the joint on q's window."""
+
+    axes: list[torch.Tensor]  # D of them, n points each, over the posterior's mass
+    log_joint: torch.Tensor  # (n^D,) log p(x, z) on mesh(axes), float64
+    log_px: float  # nats
+    error: float  # |log p(x) - the same sum over every other point per axis|: the grid's own error
+    q_axes: list[torch.Tensor]  # the window over q(z|x) to Q_SIGMAS
+    log_joint_q: torch.Tensor  # (n^D,) log p(x, z) on mesh(q_axes)
+
+
+@torch.inference_mode()
+def mass_window(
+    model: LatentModel, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *, n: int = 121, coarse: int
+) -> MassWindow:
+    """Where p(z|x) of one x lies, and log p(x) summed over there (D in {1, 2}).
+
+    The joint on q's window (to Q_SIGMAS) and on a coarse grid over the prior and q (which
+    catches mass that q misses) marks every point within MASS_NATS of the highest; the window
+    is their box, one coarse step wider, at n points per axis.
+    """
+    sigma = (0.5 * logvar).exp()
+    q_axes = _axes(mu - Q_SIGMAS * sigma, mu + Q_SIGMAS * sigma, n)
+    z_q = mesh(q_axes)  # float32 for the decoder; the joint in float64
+    log_joint_q = log_joint(model, x, z_q)
+    grid = default_grid(model, x[None], n=coarse)
+    points = grid.points
+    log_coarse = log_joint(model, x, points)
+    top = torch.maximum(log_coarse.max(), log_joint_q.max()) - MASS_NATS
+    heavy = torch.cat([points[log_coarse > top], z_q[log_joint_q > top]]).double()
+    step = 2 * grid.bound / grid.n
+    axes = _axes(heavy.min(0).values - step, heavy.max(0).values + step, n)
+    log_j = log_joint(model, x, mesh(axes))
+    log_px = (torch.logsumexp(log_j, 0) + log_cell(axes)).item()
+    every_other = [a[::2] for a in axes]
+    keep = mesh([torch.arange(n)[::2].double()] * len(axes)).long()
+    flat = keep[:, 0] * n + keep[:, 1] if len(axes) == 2 else keep[:, 0]
+    half = (torch.logsumexp(log_j[flat], 0) + log_cell(every_other)).item()
+    return MassWindow(axes, log_j, log_px, abs(log_px - half), q_axes, log_joint_q)
+
+
 @torch.inference_mode()
 def posterior_view(model: LatentModel, x: torch.Tensor, *, n: int = 121, coarse: int | None = None) -> PosteriorView:
     """p(z|x) and KL(q(z|x) || p(z|x)) for one x (x_dim,) under a model with a 1-D or 2-D latent.
 
-    A coarse grid over the prior and q finds the mass; an n-point (per axis) window around it
-    gives log p(x) (the mass left outside is below exp(-MASS_NATS) per coarse cell); the KL is
-    summed on a second window over q to Q_SIGMAS; a third, tighter one is the picture
-    (``log_post``): the posterior down to exp(-SHOWN_NATS) of its peak and q to SHOWN_Q_SIGMAS.
+    ``mass_window`` gives log p(x) (the mass left outside is below exp(-MASS_NATS) per coarse
+    cell); the KL is summed on its window over q to Q_SIGMAS; a third, tighter one is the
+    picture (``log_post``): the posterior down to exp(-SHOWN_NATS) of its peak and q to
+    SHOWN_Q_SIGMAS.
     """
     mu, logvar = (t[0].double() for t in model.encode(x[None]))
     d = mu.shape[-1]
     if d not in COARSE:
         raise ValueError(f"the grid posterior needs a 1-D or 2-D latent, not {d}-D")
-    grid = default_grid(model, x[None], n=coarse or COARSE[d])
-    log_coarse = log_joint(model, x, grid.points)
-    heavy = grid.points[log_coarse > log_coarse.max() - MASS_NATS].double()
-    step = 2 * grid.bound / grid.n
-    axes = _axes(heavy.min(0).values - step, heavy.max(0).values + step, n)
-    log_j = log_joint(model, x, mesh(axes))
-    log_px = (torch.logsumexp(log_j, 0) + log_cell(axes)).item()
+    w = mass_window(model, x, mu, logvar, n=n, coarse=coarse or COARSE[d])
+    log_px = w.log_px
+    z_q = mesh(w.q_axes).double()
+    kl = grid_kl(log_normal(z_q, mu, logvar), w.log_joint_q - log_px, log_cell(w.q_axes))
+    shown = mesh(w.axes)[w.log_joint > w.log_joint.max() - SHOWN_NATS].double()
     sigma = (0.5 * logvar).exp()
-    q_axes = _axes(mu - Q_SIGMAS * sigma, mu + Q_SIGMAS * sigma, n)
-    z_q = mesh(q_axes)  # float32 for the decoder; q's log density in float64
-    kl = grid_kl(log_normal(z_q.double(), mu, logvar), log_joint(model, x, z_q) - log_px, log_cell(q_axes))
-    shown = mesh(axes)[log_j > log_j.max() - SHOWN_NATS].double()
     lo = torch.minimum(shown.min(0).values, mu - SHOWN_Q_SIGMAS * sigma)
     hi = torch.maximum(shown.max(0).values, mu + SHOWN_Q_SIGMAS * sigma)
     margin = 0.1 * (hi - lo)

@@ -34,7 +34,7 @@ from vae_core.views.projection import project
 
 log = logging.getLogger(__name__)
 
-VIEWS_VERSION = 1
+VIEWS_VERSION = 2
 VIEWS_FILE = "views.pt"
 PANEL = 10  # test images 0 .. PANEL - 1 keep every view
 AVERAGE = 50  # the ELBO page's default test-set average: rows 0 .. AVERAGE - 1
@@ -117,7 +117,8 @@ def checkpoint_epochs(trained: TrainedModel) -> list[int]:
 def standard_pieces(trained: TrainedModel) -> list[Piece]:
     """What a completed model keeps: the ELBO page's numbers for each panel image and for the
     default average (with the default repeats), the grid posterior of each panel image (D <= 2;
-    in 2-D at every checkpoint too), the codes, and their t-SNE (more than two dimensions)."""
+    in 2-D at every checkpoint too; its log p(x) is the image's quadrature value), the codes, and
+    their t-SNE (more than two dimensions)."""
     d = trained.config.model.latent_dim
     out = [codes()]
     if d > 2:
@@ -125,7 +126,7 @@ def standard_pieces(trained: TrainedModel) -> list[Piece]:
     for rows in [(i, i + 1) for i in range(PANEL)] + [(0, AVERAGE)]:
         out.append(numbers(rows))
         out += curve_pieces(rows, REPEATS)
-        if d <= 2:
+        if d <= 2 and rows[1] - rows[0] > 1:  # one image's log p(x) is its grid posterior's
             out.append(quadrature(rows))
     if d <= 2:  # the ELBO page's (final weights) and, in 2-D, the Posterior page's (each checkpoint)
         epochs = [None] + (checkpoint_epochs(trained) if d == 2 else [])
