@@ -30,7 +30,7 @@ MASS_NATS = 20.0  # the window keeps every coarse cell whose joint is within thi
 Q_SIGMAS = 6.0  # the KL window spans q(z|x) to this many standard deviations
 SHOWN_NATS = 9.0  # the picture spans the posterior down to exp(-SHOWN_NATS) of its peak
 SHOWN_Q_SIGMAS = 2.5  # ... and q(z|x) to this many standard deviations
-COARSE = {1: 2000, 2: 200}  # points per axis of the pass that finds the mass
+COARSE = {1: 2000, 2: 100}  # points per axis of the pass that finds mass away from q
 
 
 def grid_kl(log_q: torch.Tensor, log_p: torch.Tensor, log_cell: float) -> float:
