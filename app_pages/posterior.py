@@ -65,6 +65,7 @@ def views(mid: str, i: int, epochs: tuple[int, ...], _model_at, _x) -> dict[int,
     return posterior_over_training(_model_at, epochs, _x[i])
 
 
+WAIT_SECONDS = 1.0  # for the view on screen, before the page says it is refining
 ref = stored_ref(trained, x)
 owner = session_owner("posterior")
 order = [epoch] + [e for e in checkpoints if e != epoch]  # the one on screen first
@@ -90,6 +91,9 @@ _, pending_now = gather()
 def posterior_ui() -> None:
     """This image's views; while checkpoints are still coming, this part alone reruns."""
     all_views, pending = gather()
+    if ref is not None and epoch not in all_views and pending:  # due in a moment (a third of a second on MNIST)
+        view_service().wait(ref, [S.posterior(i, epoch)], timeout=WAIT_SECONDS)
+        all_views, pending = gather()
     if pending_now and not pending:
         st.rerun()
     if epoch not in all_views:

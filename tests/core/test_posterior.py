@@ -51,7 +51,8 @@ def test_posterior_view_gives_the_exact_kl_and_log_px(linear_gaussian, shift, sc
     assert abs(view.log_px - model.log_px(x[None]).item()) < 2e-3
     assert view.log_post.shape == (121, 121)
     cell = np.prod([a[1] - a[0] for a in view.axes])
-    assert abs(view.density.sum() * cell - 1) < 1e-6
+    # log p(x) is summed on its own (coarser) window: the two sums agree to float32 decoding.
+    assert abs(view.density.sum() * cell - 1) < 1e-5
     peak = np.unravel_index(view.log_post.argmax(), view.log_post.shape)
     peak_z = np.array([view.axes[0][peak[0]], view.axes[1][peak[1]]])
     assert np.abs(peak_z - true_mu.numpy()).max() < 0.1  # the window's peak is the true posterior mean

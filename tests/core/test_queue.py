@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -106,6 +108,21 @@ def test_the_number_of_workers_comes_from_the_environment():
     assert default_workers({"VAE_LAB_WORKERS": "3"}) == 3
     with pytest.raises(ValueError, match="VAE_LAB_WORKERS"):
         default_workers({"VAE_LAB_WORKERS": "none"})
+
+
+def test_a_warmed_pool_has_its_forkserver_running_before_the_first_run(tmp_path):
+    """The app warms the pool at server start, so that Start does not wait for torch's import."""
+    script = (
+        "import multiprocessing.forkserver as f, os\n"
+        "from vae_core.store.pool import WorkerPool\n"
+        "assert f._forkserver._forkserver_pid is None\n"
+        "WorkerPool(1).warm()\n"
+        "pid = f._forkserver._forkserver_pid\n"
+        "os.kill(pid, 0)\n"  # a live process
+        "print(pid)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip().isdigit(), out.stderr[-2000:]
 
 
 def test_controls_carry_stop_threads_and_named_values():

@@ -129,6 +129,22 @@ class Blocking:
         return float(len(self.calls))
 
 
+def test_a_page_can_wait_a_moment_for_the_piece_it_shows(trained, monkeypatch):
+    work = Blocking()
+    monkeypatch.setattr(view_worker, "work", work)
+    ref = model_ref(trained)
+    service = ViewService(workers=0)
+    service._models[ref.key] = service_module._Model({})
+    piece = S.posterior(3, None)
+    service.want("page", ref, [piece])
+    assert work.started.wait(30)
+    assert not service.wait(ref, [piece], timeout=0.2)  # still held: the page draws "refining"
+    threading.Timer(0.2, work.release.set).start()
+    assert service.wait(ref, [piece], timeout=30)  # released while waiting: woken, not polled
+    assert service.known(ref, [piece]) == {piece.name: 1.0}
+    service.close()
+
+
 def test_a_new_request_drops_the_stale_pieces_and_goes_before_the_build(trained, monkeypatch):
     work = Blocking()
     monkeypatch.setattr(view_worker, "work", work)

@@ -116,6 +116,15 @@ class LocalBackend:
             self._ctx.set_forkserver_preload(["vae_core.store.worker"])  # torch is imported once, there
         self._live: weakref.WeakSet[_Process] = weakref.WeakSet()
 
+    def warm(self) -> None:
+        """Start the forkserver now, in the background: it imports torch once, so that the first
+        run does not wait for that (about 2 s) after Start is pressed."""
+        if self._ctx.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            with without_main():
+                forkserver.ensure_running()
+
     def launch(self, spec: JobSpec) -> _Process:
         handle = _Process(self._ctx, spec)
         self._live.add(handle)

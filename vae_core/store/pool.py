@@ -72,6 +72,12 @@ class WorkerPool:
         self._pace: dict[str, float] = {}  # dataset -> seconds per epoch of its last finished run
         self._closed = False
 
+    def warm(self) -> None:
+        """Make the backend ready for a first run where it can (the local forkserver started)."""
+        warm = getattr(self.backend, "warm", None)
+        if warm is not None:
+            warm()
+
     # -- the line --------------------------------------------------------------------------
 
     def enter(self, job: Queued) -> None:

@@ -140,6 +140,21 @@ class ViewService:
             state = self._model(ref)
             return {p.name: state.errors[p.name][0] for p in pieces if p.name in state.errors}
 
+    def wait(self, ref: ModelRef, pieces: list[Piece], timeout: float) -> bool:
+        """Block up to ``timeout`` seconds until every one of ``pieces`` is known or has failed;
+        whether they all are. For a page whose view is due in a moment: drawn in this run, not
+        after a "refining" line and the next poll."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                state = self._model(ref)
+                if all(p.name in state.values or p.name in state.errors for p in pieces):
+                    return True
+                left = end - time.monotonic()
+                if left <= 0 or self._closed:
+                    return False
+                self._cond.wait(left)
+
     def pending(self, owner: str) -> int:
         """Pieces queued for ``owner`` or running."""
         with self._cond:
