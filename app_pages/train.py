@@ -196,11 +196,12 @@ def model_views_ui(model) -> None:
             st.markdown("**Test images (top) and their reconstructions E[x | z = μ(x)] (bottom)**")
             images_ui(torch.cat([x[:N_SHOWN], model(x[:N_SHOWN])]), config, N_SHOWN)
         if config.model.latent_dim == 2:
-            mu = encode_dataset(model, x)[0].numpy()
+            shown = SVG_POINTS if running else len(x)  # redrawn every poll: the browser's work too
+            mu = encode_dataset(model, x[:shown])[0].numpy()
             fig = latent_scatter(
                 mu[:, 0],
                 mu[:, 1],
-                y,
+                y[:shown],
                 config.info.class_names,
                 lim=latent_limit(mu),
                 prior=True,
@@ -208,6 +209,11 @@ def model_views_ui(model) -> None:
                 gl=len(mu) > SVG_POINTS,
             )
             chart_ui(fig, key="train_scatter")
+            if len(mu) < len(x):
+                n, total = len(mu), len(x)
+                st.caption(
+                    f"The codes of the first {n:,} of the {total:,} test images while it trains; all once it ends."
+                )
 
 
 def codes_file() -> str:

@@ -146,3 +146,23 @@ def test_the_first_run_note_speaks_of_the_sidebars_dataset(open_app, empty_cache
     at = open_app(dataset=name)
     note = next(i.value for i in at.info if "Nothing has been trained" in i.value)
     assert DATASETS[name].title in note and "8×8" not in note and "a few seconds" not in note
+
+
+def test_a_running_mnist_run_draws_a_share_of_the_codes_and_all_once_it_ends(open_app, empty_cache, real_data_root):
+    """The live scatter is redrawn at every poll, in the server and in the browser: while MNIST
+    trains it shows 2,000 of the 10,000 test codes (SVG), and every code once the run has ended."""
+
+    def codes(at) -> int:
+        spec = plotly_specs(at)["train_scatter"]
+        return sum(len(array(t["x"])) for t in spec["data"] if t.get("mode") == "markers" and "customdata" in t)
+
+    def partial(at) -> bool:
+        return any("while it trains" in c.value for c in at.caption)
+
+    at = open_app(dataset="mnist", epochs=30)
+    at.button(key="start").click().run()
+    poll_until(at, partial)
+    assert codes(at) == 2000 and not any(t["type"] == "scattergl" for t in plotly_specs(at)["train_scatter"]["data"])
+    at.button(key="stop").click().run()
+    poll_until(at, lambda at: at.button(key="stop").disabled and not partial(at))
+    assert codes(at) == 10_000
