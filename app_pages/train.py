@@ -209,10 +209,9 @@ def model_views_ui(model) -> None:
                 gl=len(mu) > SVG_POINTS,
             )
             chart_ui(fig, key="train_scatter")
-            if len(mu) < len(x):
-                n, total = len(mu), len(x)
+            if shown < len(x):
                 st.caption(
-                    f"The codes of the first {n:,} of the {total:,} test images while it trains; all once it ends."
+                    f"The codes of the first {shown:,} of the {len(x):,} test images while it trains; all once it ends."
                 )
 
 
