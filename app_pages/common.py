@@ -228,7 +228,7 @@ def model_or_stop_ui(config: RunConfig) -> TrainedModel:
 def start_button_ui(config: RunConfig, label: str, key: str, disabled: bool = False, start=None, **kwargs) -> bool:
     """The one button that starts a run: greyed out, with the reason, where the room's rules say
     this session may not (the lecturer's code, the limit per session). True once it started one.
-    ``start(data)`` starts something else on the config's dataset (a β sweep) instead."""
+    ``start()`` starts something else on the config's dataset (a β sweep) instead."""
     reason = room().why_not_start(seat())
     pressed = st.button(label, key=key, disabled=disabled or bool(reason), help=reason or None, **kwargs)
     if reason and not disabled:
@@ -236,9 +236,9 @@ def start_button_ui(config: RunConfig, label: str, key: str, disabled: bool = Fa
     if not pressed or reason:
         return False
     try:
-        data = dataset(config.dataset)  # its files are checked here, once per server (the pages draw from it)
+        dataset(config.dataset)  # its files are checked here, once per server (the pages draw from it)
         if start is not None:  # e.g. a β sweep, which trains its members together
-            start(data)
+            start()
         else:
             registry().start(config)
     except DatasetError as e:  # its files broke after the sidebar offered it

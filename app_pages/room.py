@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import streamlit as st
 from streamlit.runtime import Runtime
 
-from vae_core.store.jobs import JobRegistry, TrainingJob
+from vae_core.store.jobs import JobRegistry, SweepJob, TrainingJob
 from vae_core.store.room import Room, RoomRules, Seat
-from vae_core.views.wording import describe, queue_text, server_queue_text
+from vae_core.views.wording import describe, describe_sweep, queue_text, server_queue_text
 
 UPLOADS_PER_SESSION = 2  # the own-image page's one file, and its replacement while it arrives
 
@@ -89,6 +89,7 @@ def runs_panel_ui(jobs: Sequence[TrainingJob]) -> None:
             snap = job.snapshot()
             queued = snap.status == "queued"
             where = queue_text(snap.ahead, snap.wait) if queued else f"{snap.status}, {snap.progress:.0%}"
-            st.text(f"{describe(job.config)}\n{where}")
+            title = describe_sweep(job.configs) if isinstance(job, SweepJob) else describe(job.config)
+            st.text(f"{title}\n{where}")
             label, icon = ("Cancel this run", ":material/cancel:") if queued else ("Stop this run", ":material/stop:")
             st.button(label, key=f"stop_run_{job.key}", on_click=job.stop, icon=icon)

@@ -1,27 +1,24 @@
 """β sweep: the sidebar's setting at seven β, trained together, as points on the rate-distortion
 plane (Alemi et al., 2018). Cached members (the zoo's grid) are drawn at once; the rest train in
-one job while the page polls it. A click on a point opens that run on the Train page."""
+one job, in the server's training queue like any run, while the page polls it.
+A click on a point opens that run on the Train page."""
 
 import streamlit as st
 
-from app_pages.common import TRAIN_PAGE, apply_config, chart_ui, start_button_ui
+from app_pages.common import TRAIN_PAGE, apply_config, chart_ui, registry, start_button_ui
 from vae_core import RunConfig
 from vae_core.store.cache import default_cache_root
-from vae_core.store.sweeps import MemberView, SweepJob, SweepRegistry, sweep_configs
+from vae_core.store.jobs import SweepJob
+from vae_core.store.sweeps import MemberView, cached_members, sweep_configs
 from vae_core.views.rate_distortion import rate_distortion, rate_distortion_figure
+from vae_core.views.wording import queue_text
 
 POLL_SECONDS = 1.0
 
 
-@st.cache_resource(show_spinner=False)
-def sweeps() -> SweepRegistry:
-    """One registry per server: every browser sees the same sweep."""
-    return SweepRegistry()
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
-def cached_members(_configs: list[RunConfig], keys: tuple[str, ...], stamp: int) -> list[MemberView]:
-    return sweeps().cached(_configs)  # read again when the cache folder changes (``stamp``)
+def cached_now(_configs: list[RunConfig], keys: tuple[str, ...], stamp: int) -> list[MemberView]:
+    return cached_members(_configs)  # read again when the cache folder changes (``stamp``)
 
 
 config = st.session_state.run_config
@@ -36,7 +33,7 @@ st.markdown(
     "every model has the same ELBO. A small β buys reconstruction with rate, a large β squeezes the "
     "code. **Click a point** to open that run."
 )
-job: SweepJob | None = sweeps().get(configs)
+job: SweepJob | None = registry().sweep(configs)
 running = job is not None and job.alive
 
 
@@ -47,7 +44,7 @@ def members_now() -> list[MemberView]:
     except OSError:
         stamp = 0
     keys = tuple(c.to_json() for c in configs)
-    cached = {m.beta: m for m in cached_members(configs, keys, stamp)}
+    cached = {m.beta: m for m in cached_now(configs, keys, stamp)}
     live = {m.beta: m for m in job.snapshot().members if m.epochs} if job is not None else {}
     return [live.get(c.train.beta) or cached.get(c.train.beta) for c in configs if c.train.beta in {**cached, **live}]
 
@@ -66,7 +63,9 @@ def plane_view(polling: bool) -> None:
     snap = job.snapshot() if job is not None else None
     if polling and snap is not None and not snap.running:
         st.rerun()  # the sweep just ended: redraw once, without polling
-    if snap is not None and snap.running:
+    if snap is not None and snap.status == "queued":
+        st.info(f"This sweep is {queue_text(snap.ahead, snap.wait)}.", icon=":material/hourglass_top:")
+    elif snap is not None and snap.running:
         st.progress(snap.progress, text=f"training {len(configs)} β together · {snap.seconds:.1f} s")
     members = members_now()
     fig = rate_distortion_figure([(m.beta, m.epochs, m.status) for m in members], picked=config.train.beta)
@@ -86,7 +85,7 @@ with left:
     label = f"Train the {missing} missing β together" if missing else "Every β of this sweep is trained"
     label = "Training the missing β together…" if running else label
     start = {"type": "primary", "icon": ":material/play_arrow:", "disabled": running or not missing}
-    if start_button_ui(config, label, key="start_sweep", start=lambda data: sweeps().start(configs, data), **start):
+    if start_button_ui(config, label, key="start_sweep", start=lambda: registry().start_sweep(configs), **start):
         st.rerun()
 if right.button("Stop the sweep", key="stop_sweep", disabled=not running, icon=":material/stop:"):
     job.stop()

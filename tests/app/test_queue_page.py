@@ -11,6 +11,7 @@ from app_helpers import poll_until
 
 from app_pages.common import registry
 from vae_core import make_config
+from vae_core.store.sweeps import sweep_configs
 
 LONG = 500  # epochs: a digits run that trains until stopped
 
@@ -76,3 +77,23 @@ def test_a_run_that_a_restart_lost_is_told_on_its_page(open_app, empty_cache):
     at = open_app(epochs=3)
     assert any("queued or training when this server restarted" in w.value for w in at.warning)
     assert not at.button(key="start").disabled
+
+
+def test_a_sweep_waits_in_the_same_line_and_the_panel_lists_it(open_app, empty_cache):
+    student = open_app(epochs=LONG, seed=1)
+    student.button(key="start").click().run()
+    poll_until(student, lambda at: "step" in progress_text(at) and "step 0/" not in progress_text(at))
+    lecturer = open_app("sweep", epochs=LONG)
+    lecturer.button(key="start_sweep").click().run()
+    assert any("This sweep is queued — yours is next" in i.value for i in lecturer.info)
+    assert lecturer.button(key="start_sweep").disabled and not lecturer.button(key="stop_sweep").disabled
+    sweep = registry().sweep(sweep_configs(make_config("digits", epochs=LONG)))
+    assert sweep is not None and sweep.worker_pid is None, "one worker, and it is busy: the sweep waits"
+    assert any("1 of 1 worker training, 1 run queued" in c.value for c in lecturer.sidebar.caption)
+    panel = " ".join(t.value for t in lecturer.text)
+    assert "β sweep over 0, 0.25, 0.5, 1, 2, 4, 8 (7 runs together): data digits" in panel
+    registry().get(make_config("digits", epochs=LONG, seed=1)).stop()
+    poll_until(lecturer, lambda at: any("training 7 β together" in p.proto.text for p in at.get("progress")))
+    assert sweep.worker_pid is not None
+    lecturer.button(key="stop_sweep").click().run()
+    assert sweep.wait(60) and sweep.snapshot().status == "stopped"

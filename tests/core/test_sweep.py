@@ -12,7 +12,9 @@ import torch
 from vae_core.config import make_config
 from vae_core.data import load_dataset
 from vae_core.store import cache
-from vae_core.store.sweeps import SweepRegistry, run_sweep, sweep_configs
+from vae_core.store.jobs import JobRegistry
+from vae_core.store.pool import WorkerPool
+from vae_core.store.sweeps import cached_members, run_sweep, sweep_configs
 from vae_core.vae.binarize import fixed_binarization
 from vae_core.vae.evaluate import dataset_terms
 from vae_core.vae.model import build_model
@@ -90,16 +92,54 @@ def test_each_member_is_an_ordinary_cache_entry_and_its_point_is_a_fresh_evaluat
     assert all(t.from_cache for t in again)
 
 
-def test_the_sweep_job_reports_each_member_and_ends_completed(tmp_path, digits):
+def test_the_sweep_job_trains_in_a_worker_and_reports_each_member(tmp_path):
     configs = fp32_sweep(betas=(0.5, 2.0))
-    reg = SweepRegistry(tmp_path)
-    job = reg.start(configs, digits)
-    assert reg.start(configs, digits) is job  # one job per sweep
-    assert job.wait(120)
-    snap = job.snapshot()
-    assert snap.status == "completed" and [m.beta for m in snap.members] == [0.5, 2.0]
-    assert all(len(m.epochs) == 3 and m.status == "completed" for m in snap.members)
-    assert [m.beta for m in reg.cached(configs)] == [0.5, 2.0]
+    cache.store(run_sweep(configs[:1], tmp_path / "elsewhere", data=load_dataset("digits"))[0], tmp_path)
+    reg = JobRegistry(tmp_path, pool=WorkerPool(1))
+    try:
+        job = reg.start_sweep(configs)
+        assert reg.start_sweep(configs) is job and reg.sweep(configs) is job  # one job per sweep
+        assert job.wait(120)
+        snap = job.snapshot()
+        assert snap.status == "completed" and [m.beta for m in snap.members] == [0.5, 2.0]
+        assert [m.status for m in snap.members] == ["cached", "completed"], "the cached member is read, not trained"
+        assert all(len(m.epochs) == 3 for m in snap.members) and snap.progress == 1.0
+        assert [m.beta for m in cached_members(configs, tmp_path)] == [0.5, 2.0]
+        trained = cache.lookup(configs[1], tmp_path)
+        assert [e["test_elbo"] for e in trained.history["epochs"]] == [e.test_elbo for e in snap.members[1].epochs]
+        assert reg.start_sweep(configs).wait(30) and reg.sweep(configs).snapshot().status == "completed"
+        assert all(m.status == "cached" for m in reg.sweep(configs).snapshot().members), "all cached: no worker"
+    finally:
+        reg.close()
+
+
+def test_a_sweep_waits_in_the_training_queue_and_a_stop_ends_it(tmp_path):
+    """The web server never trains: a sweep takes one place in the same line as single runs."""
+    reg = JobRegistry(tmp_path, pool=WorkerPool(1))
+    try:
+        first = reg.start(make_config("digits", epochs=500, seed=7))
+        sweep = reg.start_sweep(fp32_sweep(betas=(0.5, 2.0), epochs=500))
+        wait_until(lambda: first.snapshot().step > 0)
+        assert sweep.snapshot().status == "queued" and sweep.snapshot().ahead == 0
+        assert [j.key for j in reg.live_jobs()] == [first.key, sweep.key], "both on the lecturer's panel"
+        first.stop()
+        wait_until(lambda: sweep.snapshot().members[0].steps_done > 0)
+        assert sweep.worker_pid not in (None, first.worker_pid) and sweep.snapshot().status == "running"
+        sweep.stop()
+        assert sweep.wait(60) and sweep.snapshot().status == "stopped"
+        assert all(m.status == "stopped" for m in sweep.snapshot().members)
+        assert not any(cache.usable(c, tmp_path) for c in sweep.configs), "a stopped sweep stores nothing"
+    finally:
+        reg.close()
+
+
+def wait_until(predicate, timeout: float = 90.0) -> None:
+    end = threading.Event()
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        end.wait(0.05)
+    raise AssertionError("timed out")
 
 
 def test_iso_elbo_lines_are_exactly_d_plus_r_constant():

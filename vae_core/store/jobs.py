@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from vae_core.store.cache import TrainedModel, config_key, default_cache_root, l
 from vae_core.store.inventory import sweep_stale
 from vae_core.store.pool import WorkerPool
 from vae_core.store.snapshot import JobSnapshot, JobStatus
+from vae_core.store.sweeps import MemberView, SweepSnapshot, member_from_cache, member_view, sweep_key
 from vae_core.store.worker import JobSpec, model_from, unpack
 from vae_core.vae.model import VAE
 from vae_core.vae.train import EpochInfo, StepInfo
@@ -158,12 +160,10 @@ class TrainingJob:
     def _run(self) -> None:
         noted = None
         try:
-            cached = lookup(self.config, self._root)
-            if cached is not None:
+            if self._from_cache():
                 self._pool.withdraw(self)
-                self._finish(cached)
                 return
-            noted = journal.note(self._root, self.key, self.config)  # a restarted server can tell it was lost
+            noted = self._note()
             self._set(status="queued")
             if not self._pool.wait_turn(self, self._stop):
                 self._set(status="stopped", message="cancelled while it waited in line; nothing was trained")
@@ -187,7 +187,7 @@ class TrainingJob:
             controls = dict(self._controls)
         env = {k: v for k, v in os.environ.items() if k.startswith("VAE_LAB_")}
         self._set(status="starting")
-        spec = JobSpec(self.config, self._root, self._pool.threads(), env, controls)
+        spec = self._spec(self._pool.threads(), env, controls)
         launched = time.perf_counter()
         handle = self._pool.backend.launch(spec)
         with self._lock:
@@ -205,6 +205,19 @@ class TrainingJob:
                 return
         message = f"The training process ended before the run did ({handle.ended_why()}); nothing was cached."
         self._set(status="failed", message=message + " Press Start to train again.")
+
+    def _from_cache(self) -> bool:
+        """Whether the cache has the result already (then the job has finished with it)."""
+        cached = lookup(self.config, self._root)
+        if cached is not None:
+            self._finish(cached)
+        return cached is not None
+
+    def _note(self) -> Path | None:
+        return journal.note(self._root, self.key, self.config)  # a restarted server can tell it was lost
+
+    def _spec(self, threads: int, env: dict[str, str], controls: dict[str, Any]) -> JobSpec:
+        return JobSpec(self.config, self._root, threads, env, controls)
 
     def _apply(self, kind: str, value: Any) -> bool:
         """Take one record from the worker; True for the last one."""
@@ -270,11 +283,28 @@ class JobRegistry:
         return the job that already has it, in line or training."""
         key = config_key(config)
         with self._lock:
+            self._lost.pop(key, None)
+        return self._start(key, lambda: TrainingJob(config, root=self._root, pool=self.pool))
+
+    def start_sweep(self, configs: Sequence[RunConfig]) -> SweepJob:
+        """Queue a β sweep (its missing members train together in one worker), or return the job
+        that already has it. It takes one place in the same line as single runs."""
+        job = self._start(sweep_key(configs), lambda: SweepJob(configs, root=self._root, pool=self.pool))
+        assert isinstance(job, SweepJob)
+        return job
+
+    def sweep(self, configs: Sequence[RunConfig]) -> SweepJob | None:
+        """The latest job for this sweep (running, or finished and still kept), if any."""
+        with self._lock:
+            job = self._jobs.get(sweep_key(configs))
+        return job if isinstance(job, SweepJob) else None
+
+    def _start(self, key: str, make: Callable[[], TrainingJob]) -> TrainingJob:
+        with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.alive:
                 return job
-            job = TrainingJob(config, root=self._root, pool=self.pool)
-            self._lost.pop(key, None)
+            job = make()
             self._jobs.pop(key, None)
             self._jobs[key] = job
             self._trim()
@@ -315,12 +345,12 @@ class JobRegistry:
         return True
 
     def live_jobs(self) -> list[TrainingJob]:
-        """The jobs that are queued, starting, waiting or training now, oldest first."""
+        """The jobs (runs and sweeps) that are queued, starting, waiting or training now, oldest first."""
         with self._lock:
             jobs = list(self._jobs.values())
         return [j for j in jobs if j.snapshot().running]
 
-    def running(self) -> list[JobSnapshot]:
+    def running(self) -> list[JobSnapshot | SweepSnapshot]:
         return [j.snapshot() for j in self.live_jobs()]
 
     def trained(self, config: RunConfig) -> TrainedModel | None:
@@ -347,3 +377,75 @@ class JobRegistry:
             del self._jobs[key]
         for key in list(self._models)[: max(0, len(self._models) - KEPT)]:
             del self._models[key]
+
+
+class SweepJob(TrainingJob):
+    """A β sweep: the members the cache lacks train together in one worker, so the sweep takes
+    one place in the training queue like any run. Viewers get a ``SweepSnapshot``."""
+
+    def __init__(self, configs: Sequence[RunConfig], *, root: str | Path | None = None, pool: WorkerPool | None = None):
+        super().__init__(configs[0], root=root, pool=pool)
+        self.configs, self.key = list(configs), sweep_key(configs)
+        self._thread.name = f"sweep-{self.key}"
+        self._member_epochs: list[list[EpochInfo]] = [[] for _ in configs]
+        self._member_steps: list[tuple[int, int]] = [(0, 0)] * len(configs)
+        self._members: list[MemberView] | None = None  # once it has ended
+
+    def snapshot(self) -> SweepSnapshot:  # type: ignore[override]
+        with self._lock:
+            s = self._state
+            end = s.finished or time.perf_counter()
+            members = self._members or [
+                MemberView(c, tuple(e), "running" if s.started else "waiting", step, total)
+                for c, e, (step, total) in zip(self.configs, self._member_epochs, self._member_steps, strict=True)
+            ]
+            snap = SweepSnapshot(self.key, s.status, tuple(members), end - s.started if s.started else 0.0, s.message)
+        if snap.status != "queued":
+            return snap
+        return replace(snap, ahead=self._pool.ahead(self), wait=self._pool.wait_estimate(self))
+
+    def remaining(self) -> float | None:
+        snap = self.snapshot()
+        if snap.status == "queued":
+            return None
+        p = snap.progress
+        return snap.seconds / p * (1 - p) if 0 < p < 1 else None
+
+    def live_model(self) -> VAE | None:
+        return None  # the members are viewed from the cache once they are stored
+
+    def _from_cache(self) -> bool:
+        found = [lookup(c, self._root) for c in self.configs]
+        if any(t is None for t in found):
+            return False
+        self._end([member_from_cache(t) for t in found if t is not None], "completed")
+        return True
+
+    def _note(self) -> Path | None:
+        return None  # a sweep lost with its server leaves its members untrained: the page says which
+
+    def _spec(self, threads: int, env: dict[str, str], controls: dict[str, Any]) -> JobSpec:
+        return JobSpec(self.config, self._root, threads, env, controls, sweep=tuple(self.configs))
+
+    def _apply(self, kind: str, value: Any) -> bool:
+        if kind == "members":
+            with self._lock:
+                self._member_steps = [(int(a), int(b)) for a, b in value]
+        elif kind == "member_epoch":
+            with self._lock:
+                self._member_epochs[int(value[0])].append(EpochInfo(**value[1]))
+        elif kind == "status":
+            with self._lock:
+                self._state.status, self._state.message = value, ""
+                self._state.started = self._state.started or time.perf_counter()
+        elif kind == "failed":
+            self._set(status="failed", message=str(value))
+        elif kind == "done":
+            members = [member_view(c, m) for c, m in zip(self.configs, value, strict=True)]
+            self._end(members, "stopped" if self._stop.is_set() else "completed")
+        return kind in ("failed", "done")
+
+    def _end(self, members: list[MemberView], status: JobStatus) -> None:
+        with self._lock:
+            self._members, self._state.status = members, status
+            self._state.finished = time.perf_counter()

@@ -1,14 +1,19 @@
 """What runs in a worker process (or a Ray actor): one training run, told back as small records.
 
-``run_job`` trains through ``get_or_train``, so the cache's cross-process lock (a second server
-on the same cache waits for the first one's result) and its write into a temporary folder renamed
-into place apply unchanged. It sends records through any ``send`` callable:
+``run_job`` trains through ``get_or_train`` (a β sweep's members together, through ``run_sweep``),
+so the cache's cross-process lock (a second server on the same cache waits for the first one's
+result) and its write into a temporary folder renamed into place apply unchanged.
+It sends records through any ``send`` callable:
 
     ("status", "running" | "waiting")     the run has its data / another process trains it
     ("step", StepInfo as a dict)           every optimizer step
     ("epoch", EpochInfo as a dict)         every epoch
     ("weights", bytes)                     torch.save'd state_dict, every PUBLISH_SECONDS
     ("failed", message)  or  ("done", payload)    the last record
+
+A sweep sends ("members", [(step, total steps) per member]) a few times a second, ("member_epoch",
+(member, EpochInfo as a dict)) and, last, ("done", [a summary per member]): its models go into
+the cache, not through the pipe.
 
 and reads ``Controls``: a stop event, the thread count to use from the next step, and any other
 named value a training loop may read while it runs (a live β, say). ``worker_main`` is the local
@@ -37,11 +42,13 @@ import torch
 from vae_core.config import RunConfig
 from vae_core.data.datasets import load_dataset
 from vae_core.store.cache import TrainedModel, config_key, get_or_train, lookup
+from vae_core.store.sweeps import run_sweep
 from vae_core.vae import schedule
 from vae_core.vae.model import VAE
 from vae_core.vae.train import EpochInfo, StepInfo
 
 PUBLISH_SECONDS = 0.5  # how often a worker sends its weights for the live views
+SWEEP_STEPS_SECONDS = 0.25  # how often a sweep's worker sends its members' step counts
 Record = tuple[str, Any]
 Send = Callable[[Record], None]
 
@@ -55,6 +62,7 @@ class JobSpec:
     threads: int  # torch threads to start with
     env: Mapping[str, str] = field(default_factory=dict)  # the server's VAE_LAB_* settings
     controls: Mapping[str, Any] = field(default_factory=dict)  # sent before the worker started
+    sweep: tuple[RunConfig, ...] = ()  # a β sweep's members, trained together (``config`` is the first)
 
 
 class Controls:
@@ -88,8 +96,12 @@ class Controls:
 
 
 def run_job(spec: JobSpec, send: Send, controls: Controls) -> None:
-    """Train ``spec.config`` into the cache at ``spec.root``, telling ``send`` how it goes."""
+    """Train ``spec.config`` (or ``spec.sweep``) into the cache at ``spec.root``, telling ``send``
+    how it goes."""
     torch.set_num_threads(max(1, spec.threads))
+    if spec.sweep:
+        run_sweep_job(spec, send, controls)
+        return
     live = schedule.Controls()  # the loop's own: a β sent here is taken from the next step on
     reporter = _Reporter(send, controls, config_key(spec.config), live)
     try:
@@ -111,6 +123,47 @@ def run_job(spec: JobSpec, send: Send, controls: Controls) -> None:
         send(("failed", f"{type(e).__name__}: {e}"))
         return
     send(("done", pack(trained)))
+
+
+def run_sweep_job(spec: JobSpec, send: Send, controls: Controls) -> None:
+    """Train the members of ``spec.sweep`` that the cache lacks together, each stored as its own
+    entry; the records say how each member goes."""
+    steps = [(0, 0)] * len(spec.sweep)
+    last = 0.0
+
+    def on_step(member: int, info: StepInfo) -> None:
+        nonlocal last
+        threads = controls.take("threads")
+        if threads:
+            torch.set_num_threads(int(threads))
+        steps[member] = (info.step, info.total_steps)
+        if time.perf_counter() - last > SWEEP_STEPS_SECONDS:
+            last = time.perf_counter()
+            send(("members", list(steps)))
+
+    def on_epoch(member: int, info: EpochInfo) -> None:
+        send(("member_epoch", (member, asdict(info))))
+
+    try:
+        data = load_dataset(spec.config.dataset, download_missing=False)
+        send(("status", "running"))
+        trained = run_sweep(
+            spec.sweep, spec.root, data=data, on_step=on_step, on_epoch=on_epoch, stop_event=controls.stop
+        )
+    except Exception as e:  # a broken dataset or a full disk ends the sweep, with the reason
+        send(("failed", f"{type(e).__name__}: {e}"))
+        return
+    send(("done", [member_summary(t) for t in trained]))
+
+
+def member_summary(trained: TrainedModel) -> dict[str, Any]:
+    """What a sweep's viewer needs of a member (its model is in the cache): the inverse of
+    ``sweeps.member_view``."""
+    steps = trained.history.get("steps", [])
+    total = steps[-1]["total_steps"] if steps else 0
+    status = "cached" if trained.from_cache else str(trained.metrics.get("status", "completed"))
+    done = total if trained.from_cache else len(steps)
+    return {"epochs": trained.history.get("epochs", []), "status": status, "steps_done": done, "total": total}
 
 
 class _Reporter:

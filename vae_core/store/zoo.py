@@ -24,8 +24,8 @@ from vae_core.data.datasets import Dataset
 from vae_core.store.cache import TrainedModel, entry_dir, get_or_train, lookup
 from vae_core.store.jobs import TrainingJob
 from vae_core.store.pool import RAY_ENV, WORKERS_ENV, WorkerPool, pool_from_env
+from vae_core.store.sweeps import ZOO_BETAS
 
-ZOO_BETAS: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 ZOO_LATENT_DIMS: tuple[int, ...] = (1, 2, 3, 5, 10, 20)
 CellStatus = Literal["cached", "trained", "unsaved", "stopped", "diverged"]  # unsaved: trained, the cache full
 

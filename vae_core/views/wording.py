@@ -32,6 +32,13 @@ def describe(config: RunConfig) -> str:
     return ", ".join(f"{k} {v}" for k, v in parts.items())
 
 
+def describe_sweep(configs: Sequence[RunConfig]) -> str:
+    """A β sweep in one line: "β sweep over 0, 0.25, …, 8 (7 runs together): data digits, D 2, …"."""
+    betas = ", ".join(f"{c.train.beta:g}" for c in configs)
+    rest = describe(configs[0]).split(", ", 3)  # data, D, β, the rest
+    return f"β sweep over {betas} ({len(configs)} runs together): {', '.join(rest[:2] + rest[3:])}"
+
+
 def schedule_text(config: RunConfig) -> str:
     """β over the run in words: "1, then 4 from step 120, then 0.5 from step 300"."""
     t = config.train
