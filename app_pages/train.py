@@ -27,7 +27,7 @@ from vae_core.vae.evaluate import encode_dataset
 from vae_core.vae.train import EpochInfo
 from vae_core.views.arrays import prior_samples
 from vae_core.views.export import codes_csv, epochs_csv, model_bytes, model_file_name
-from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter
+from vae_core.views.latent_figures import codes_picture_figure, data_space_figure, latent_limit, latent_scatter
 from vae_core.views.training_figures import beta_schedule_figure, kl_bars, training_curves
 from vae_core.views.wording import (
     collapse_warning,
@@ -39,9 +39,9 @@ from vae_core.views.wording import (
 )
 
 POLL_SECONDS = 1.0  # progress, metrics and curves
-MODEL_POLL_SECONDS = 2.0  # KL per dimension, reconstructions and the scatter: heavier, and slower to change
+MODEL_POLL_SECONDS = 3.0  # KL per dimension, reconstructions and the scatter: heavier (in the browser too)
+SVG_POINTS = 2000  # a finished run's scatter is SVG up to this many codes, WebGL above
 N_SHOWN = 10  # test images in the originals-vs-reconstructions grid
-SVG_POINTS = 2000  # up to this many test codes the scatter is SVG: no new WebGL context at every redraw
 
 config = st.session_state.run_config
 reg = registry()
@@ -196,22 +196,19 @@ def model_views_ui(model) -> None:
             st.markdown("**Test images (top) and their reconstructions E[x | z = μ(x)] (bottom)**")
             images_ui(torch.cat([x[:N_SHOWN], model(x[:N_SHOWN])]), config, N_SHOWN)
         if config.model.latent_dim == 2:
-            shown = SVG_POINTS if running else len(x)  # redrawn every poll: the browser's work too
-            mu = encode_dataset(model, x[:shown])[0].numpy()
-            fig = latent_scatter(
-                mu[:, 0],
-                mu[:, 1],
-                y[:shown],
-                config.info.class_names,
-                lim=latent_limit(mu),
-                prior=True,
-                height=400,
-                gl=len(mu) > SVG_POINTS,
-            )
+            mu = encode_dataset(model, x)[0].numpy()
+            lim, names = latent_limit(mu), config.info.class_names
+            if running:  # redrawn every poll: one picture of the codes is little work for the browser
+                fig = codes_picture_figure(mu[:, 0], mu[:, 1], y, names, lim=lim, height=400)
+            else:
+                fig = latent_scatter(
+                    mu[:, 0], mu[:, 1], y, names, lim=lim, prior=True, height=400, gl=len(mu) > SVG_POINTS
+                )
             chart_ui(fig, key="train_scatter")
-            if shown < len(x):
+            if running:
                 st.caption(
-                    f"The codes of the first {shown:,} of the {len(x):,} test images while it trains; all once it ends."
+                    f"All {len(x):,} test codes, drawn as one picture while it trains; "
+                    "hover over a code, or click a label to show its class alone, once it ends."
                 )
 
 

@@ -148,21 +148,28 @@ def test_the_first_run_note_speaks_of_the_sidebars_dataset(open_app, empty_cache
     assert DATASETS[name].title in note and "8×8" not in note and "a few seconds" not in note
 
 
-def test_a_running_mnist_run_draws_a_share_of_the_codes_and_all_once_it_ends(open_app, empty_cache, real_data_root):
+def test_a_running_mnist_run_draws_every_code_as_one_picture_and_a_scatter_once_it_ends(
+    open_app, empty_cache, real_data_root
+):
     """The live scatter is redrawn at every poll, in the server and in the browser: while MNIST
-    trains it shows 2,000 of the 10,000 test codes (SVG), and every code once the run has ended."""
+    trains its 10,000 test codes are one picture on the plane, and markers once the run has ended."""
 
     def codes(at) -> int:
         spec = plotly_specs(at)["train_scatter"]
         return sum(len(array(t["x"])) for t in spec["data"] if t.get("mode") == "markers" and "customdata" in t)
 
-    def partial(at) -> bool:
+    def live(at) -> bool:
         return any("while it trains" in c.value for c in at.caption)
 
     at = open_app(dataset="mnist", epochs=30)
     at.button(key="start").click().run()
-    poll_until(at, partial)
-    assert codes(at) == 2000 and not any(t["type"] == "scattergl" for t in plotly_specs(at)["train_scatter"]["data"])
+    poll_until(at, live)
+    spec = plotly_specs(at)["train_scatter"]
+    assert codes(at) == 0 and any("All 10,000 test codes" in c.value for c in at.caption)
+    (image,) = spec["layout"]["images"]
+    lim = spec["layout"]["xaxis"]["range"][1]
+    assert image["source"].startswith("data:image/png;base64,") and (image["x"], image["sizex"]) == (-lim, 2 * lim)
     at.button(key="stop").click().run()
-    poll_until(at, lambda at: at.button(key="stop").disabled and not partial(at))
-    assert codes(at) == 10_000
+    poll_until(at, lambda at: at.button(key="stop").disabled and not live(at))
+    assert codes(at) == 10_000 and not plotly_specs(at)["train_scatter"]["layout"].get("images")
+    assert at.button(key="stop").disabled

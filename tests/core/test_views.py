@@ -22,7 +22,14 @@ from vae_core.views.arrays import (
     tile,
 )
 from vae_core.views.estimate_figures import log_k_figure, posterior_figure, posterior_multiples
-from vae_core.views.latent_figures import latent_limit, latent_scatter, manifold_figure
+from vae_core.views.latent_figures import (
+    PICTURE_SIDE,
+    codes_picture,
+    codes_picture_figure,
+    latent_limit,
+    latent_scatter,
+    manifold_figure,
+)
 from vae_core.views.projection import project
 from vae_core.views.style import PALETTE, enlarged
 from vae_core.views.training_figures import kl_bars, training_curves
@@ -234,3 +241,31 @@ def test_the_small_multiples_share_their_axes():
 def test_the_app_icon_is_a_picture():
     icon = app_icon()
     assert icon.shape == (64, 64, 4) and icon.dtype == np.uint8 and icon[..., 3].max() == 255
+
+
+def test_the_codes_picture_puts_each_code_at_its_place_in_its_colour():
+    lim, side = 3.0, PICTURE_SIDE  # 640 px: z = 0 at pixel 320, one pixel is 6/640 of a unit
+    x, y = np.array([0.0, -2.99, 2.5, 2.5, 9.0]), np.array([0.0, 2.99, -1.0, -1.0, 0.0])
+    colour_of = np.array([0, 1, 0, 1, 0])
+    picture = codes_picture(x, y, colour_of, ["#0072B2", "#D55E00"], lim, side=side)
+    assert picture.shape == (side, side, 4) and picture.dtype == np.uint8
+    assert list(picture[320, 320]) == [0x00, 0x72, 0xB2, 204], "z = (0, 0) in the middle, 80% opaque"
+    assert list(picture[1, 1]) == [0xD5, 0x5E, 0x00, 204], "z = (-2.99, 2.99): top left (the top row is +lim)"
+    spot = picture[int((lim + 1.0) / (2 * lim) * side), int((lim + 2.5) / (2 * lim) * side)]
+    assert spot[:3].tolist() in ([0x00, 0x72, 0xB2], [0xD5, 0x5E, 0x00]), "two codes on one spot: one of them"
+    assert picture[320, side - 1, 3] == 0 and picture[side - 1, 320, 3] == 0, "transparent elsewhere; off-plane dropped"
+    across = np.flatnonzero(picture[320, 300:340, 3]) + 300
+    assert (across.min(), across.max()) == (315, 325), "a disc of DISC_RADIUS (5.5 px) around its pixel"
+
+
+def test_the_picture_figure_lays_the_codes_over_the_plane_with_a_legend_per_class():
+    rng = np.random.default_rng(0)
+    x, y, labels = rng.normal(size=500), rng.normal(size=500), rng.integers(0, 3, 500)
+    fig = codes_picture_figure(x, y, labels, ["a", "b", "c"], lim=4.0, height=400)
+    (image,) = fig.layout.images
+    assert (image.x, image.y, image.sizex, image.sizey) == (-4.0, 4.0, 8.0, 8.0) and image.sizing == "stretch"
+    assert (image.xref, image.yref) == ("x", "y") and image.source.startswith("data:image/png;base64,")
+    legend = [t.name for t in fig.data if t.mode == "markers"]
+    assert legend == ["a", "b", "c"] and all(t.x == (None,) for t in fig.data if t.mode == "markers")
+    assert list(fig.layout.xaxis.range) == [-4.0, 4.0] == list(fig.layout.yaxis.range)
+    assert fig.layout.legend.itemclick is False, "a legend click cannot isolate a class inside a picture"

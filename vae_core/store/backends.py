@@ -109,9 +109,11 @@ class LocalBackend:
     def __init__(self, start_method: str | None = None):
         method = start_method or ("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
         self._ctx = mp.get_context(method)
-        # Workers share the cores with the server (and, on a lecturer's laptop, the browser): OpenMP
-        # threads that spin while they wait made a 10-epoch MNIST run 70 s instead of 32 s here.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when a worker's torch starts
+        # An OpenMP thread that waits spins a short while, then sleeps (read when a worker's torch
+        # starts). Sleeping at once made a 10-epoch MNIST run 14.3 s instead of 10.2 s on an idle
+        # 2-core machine; spinning without end cost the browser beside it its core. The worker's
+        # thread count is then chosen by timing its steps (``tuner``).
+        os.environ.setdefault("GOMP_SPINCOUNT", "30000")
         if method == "forkserver":
             self._ctx.set_forkserver_preload(["vae_core.store.worker"])  # torch is imported once, there
         self._live: weakref.WeakSet[_Process] = weakref.WeakSet()

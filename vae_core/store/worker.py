@@ -43,6 +43,7 @@ from vae_core.config import RunConfig
 from vae_core.data.datasets import load_dataset
 from vae_core.store.cache import TrainedModel, config_key, get_or_train, lookup
 from vae_core.store.sweeps import run_sweep
+from vae_core.store.tuner import ThreadTuner
 from vae_core.vae import schedule
 from vae_core.vae.model import VAE
 from vae_core.vae.train import EpochInfo, StepInfo
@@ -98,12 +99,13 @@ class Controls:
 def run_job(spec: JobSpec, send: Send, controls: Controls) -> None:
     """Train ``spec.config`` (or ``spec.sweep``) into the cache at ``spec.root``, telling ``send``
     how it goes."""
-    torch.set_num_threads(max(1, spec.threads))
+    tuner = ThreadTuner(spec.threads, torch.set_num_threads)
+    torch.set_num_threads(tuner.threads)
     if spec.sweep:
-        run_sweep_job(spec, send, controls)
+        run_sweep_job(spec, send, controls, tuner)
         return
     live = schedule.Controls()  # the loop's own: a β sent here is taken from the next step on
-    reporter = _Reporter(send, controls, config_key(spec.config), live)
+    reporter = _Reporter(send, controls, config_key(spec.config), live, tuner)
     try:
         trained = lookup(spec.config, spec.root)
         if trained is None:
@@ -125,17 +127,17 @@ def run_job(spec: JobSpec, send: Send, controls: Controls) -> None:
     send(("done", pack(trained)))
 
 
-def run_sweep_job(spec: JobSpec, send: Send, controls: Controls) -> None:
+def run_sweep_job(spec: JobSpec, send: Send, controls: Controls, tuner: ThreadTuner) -> None:
     """Train the members of ``spec.sweep`` that the cache lacks together, each stored as its own
     entry; the records say how each member goes."""
     steps = [(0, 0)] * len(spec.sweep)
-    last = 0.0
+    last, tuned = 0.0, 0
 
     def on_step(member: int, info: StepInfo) -> None:
-        nonlocal last
-        threads = controls.take("threads")
-        if threads:
-            torch.set_num_threads(int(threads))
+        nonlocal last, tuned
+        if info.step != tuned:  # once a step (every member reports each step)
+            tuned = info.step
+            tune(controls, tuner)
         steps[member] = (info.step, info.total_steps)
         if time.perf_counter() - last > SWEEP_STEPS_SECONDS:
             last = time.perf_counter()
@@ -169,8 +171,8 @@ def member_summary(trained: TrainedModel) -> dict[str, Any]:
 class _Reporter:
     """The callbacks of one run: records out, thread-count changes in, weights every so often."""
 
-    def __init__(self, send: Send, controls: Controls, key: str, live: schedule.Controls):
-        self.send, self.controls, self.key, self.live = send, controls, key, live
+    def __init__(self, send: Send, controls: Controls, key: str, live: schedule.Controls, tuner: ThreadTuner):
+        self.send, self.controls, self.key, self.live, self.tuner = send, controls, key, live, tuner
         self.changes: tuple[tuple[int, float], ...] = ()
         self.model: VAE | None = None
         self.last_publish = 0.0
@@ -181,9 +183,7 @@ class _Reporter:
         self.send(("status", "running"))
 
     def on_step(self, info: StepInfo) -> None:
-        threads = self.controls.take("threads")
-        if threads:  # another run started or ended: use the cores that are free now
-            torch.set_num_threads(int(threads))
+        tune(self.controls, self.tuner)
         beta = self.controls.take("beta")
         if beta is not None:  # a live β: the loop takes it before the next step
             self.live.set(beta=float(beta))
@@ -202,6 +202,15 @@ class _Reporter:
         if self.model is not None:
             self.last_publish = time.perf_counter()
             self.send(("weights", to_bytes(self.model.state_dict())))
+
+
+def tune(controls: Controls, tuner: ThreadTuner) -> None:
+    """After a step: a new share of the cores from the pool (another run started or ended) is the
+    tuner's new limit; the tuner may change the thread count."""
+    limit = controls.take("threads")
+    if limit:
+        tuner.set_limit(int(limit))
+    tuner.step()
 
 
 def to_bytes(tensors: Mapping[str, Any]) -> bytes:

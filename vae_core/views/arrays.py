@@ -93,16 +93,20 @@ def traversals(model: Any, dims: Sequence[int], n: int) -> torch.Tensor:
     return torch.cat([manifold(model, n, [d], base) for d in dims])
 
 
-def png_data_uri(picture: np.ndarray) -> str:
-    """A grey uint8 picture (H, W) as a ``data:image/png`` URI (PNG written with zlib: 8-bit grey)."""
-    h, w = picture.shape
-    rows = b"".join(b"\x00" + np.ascontiguousarray(row, dtype=np.uint8).tobytes() for row in picture)
+def png_data_uri(picture: np.ndarray, level: int = 9) -> str:
+    """A uint8 picture, grey (H, W) or RGBA (H, W, 4), as a ``data:image/png`` URI (PNG written
+    with zlib at ``level``)."""
+    h, w = picture.shape[:2]
+    colour = 6 if picture.ndim == 3 else 0  # PNG colour types: 8-bit RGBA, 8-bit grey
+    flat = np.ascontiguousarray(picture, dtype=np.uint8).reshape(h, -1)
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), flat], axis=1).tobytes()  # filter 0 per row
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)  # 8-bit greyscale, no interlace
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+    header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)  # no interlace
+    idat = zlib.compress(rows, level)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 

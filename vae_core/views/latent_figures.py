@@ -15,6 +15,8 @@ from vae_core.views.arrays import png_data_uri, tile
 from vae_core.views.style import PALETTE
 
 PRIOR_LIMIT = 3.0  # the latent plane shows at least ±3: the prior N(0, I) holds 99.7% of each axis there
+PICTURE_SIDE = 640  # pixels a side of ``codes_picture``: about twice the plane's size on screen
+DISC_RADIUS = 5.5  # pixels, at PICTURE_SIDE: about a 6 px marker of ``latent_scatter`` on a 350 px plane
 MARKER = dict(size=22, symbol="x", color="crimson", line=dict(width=2, color="white"))  # filled, outlined ✕
 
 
@@ -71,6 +73,77 @@ def latent_scatter(
         _mark(fig, kind, (x[picked], y[picked]), f"test image #{picked}", ring)
     if marker is not None:
         _mark(fig, kind, marker, marker_name, MARKER)
+    _plane_layout(fig, titles, height, lim, one_d, clicks=True)
+    fig.update_layout(showlegend=bool(len(class_names)) or marker is not None)
+    return fig
+
+
+def codes_picture_figure(
+    x: np.ndarray, y: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, lim: float, height: int = 460
+) -> go.Figure:
+    """``latent_scatter``'s plane with every code drawn into one picture (``codes_picture``)
+    instead of a marker each: what the browser redraws is a picture, a few axes and the legend,
+    however many codes there are. For a chart redrawn every poll while a run trains; it has no
+    hover, and its legend names the colours without isolating a class."""
+    fig = go.Figure()
+    _prior_rings(fig)
+    classes = _classes(np.asarray(labels), class_names)
+    for name, _, marker in classes:  # legend entries only: the codes are in the picture
+        fig.add_scatter(x=[None], y=[None], mode="markers", name=name, marker=marker, legendgroup=name)
+    colours = [marker["color"] for _, _, marker in classes]
+    picture = codes_picture(x, y, _class_index(labels, classes), colours, lim)
+    fig.add_layout_image(
+        source=png_data_uri(picture, level=1),
+        xref="x",
+        yref="y",
+        x=-lim,
+        y=lim,
+        sizex=2 * lim,
+        sizey=2 * lim,
+        sizing="stretch",
+        layer="above",
+    )
+    _plane_layout(fig, ("z1", "z2"), height, lim, one_d=False, clicks=False)
+    fig.update_layout(showlegend=bool(len(class_names)))
+    return fig
+
+
+def codes_picture(
+    x: np.ndarray, y: np.ndarray, colour_of: np.ndarray, colours: Sequence[str], lim: float, side: int = PICTURE_SIDE
+) -> np.ndarray:
+    """The codes (x, y) in [-lim, lim]² as discs of their colour (``colours[colour_of]``, 80%
+    opaque) on a transparent RGBA picture (side, side, 4), top row at +lim. The discs are drawn
+    in one fixed shuffled order, so no class lies wholly over another."""
+    rgba = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] + [204] for c in colours], np.uint8)
+    order = np.random.default_rng(0).permutation(len(x))
+    col = np.floor((np.asarray(x)[order] + lim) / (2 * lim) * side).astype(np.int64)
+    row = np.floor((lim - np.asarray(y)[order]) / (2 * lim) * side).astype(np.int64)
+    paint = rgba[np.asarray(colour_of)[order]]
+    picture = np.zeros((side, side, 4), np.uint8)
+    r = DISC_RADIUS * side / PICTURE_SIDE
+    for dy in range(-math.ceil(r), math.ceil(r) + 1):
+        for dx in range(-math.ceil(r), math.ceil(r) + 1):
+            if dx * dx + dy * dy > r * r:
+                continue
+            rr, cc = row + dy, col + dx
+            inside = (rr >= 0) & (rr < side) & (cc >= 0) & (cc < side)
+            picture[rr[inside], cc[inside]] = paint[inside]  # a later disc covers an earlier one
+    return picture
+
+
+def _class_index(labels: np.ndarray, classes: list[tuple[str, np.ndarray, dict[str, Any]]]) -> np.ndarray:
+    """Each code's position in ``classes`` (the colour it is drawn in)."""
+    index = np.zeros(len(labels), np.int64)
+    for i, (_, rows, _) in enumerate(classes):
+        index[rows] = i
+    return index
+
+
+def _plane_layout(
+    fig: go.Figure, titles: tuple[str, str], height: int, lim: float | None, one_d: bool, clicks: bool
+) -> None:
+    """The latent plane's axes and legend: square on [-lim, lim]² (only x for ``one_d``); a legend
+    click shows that class alone where ``clicks``."""
     fig.update_layout(
         xaxis_title=titles[0],
         yaxis_title=titles[1],
@@ -78,12 +151,11 @@ def latent_scatter(
         margin=dict(l=10, r=10, t=40, b=10),  # the top 40 px: under the chart's toolbar
         legend=dict(
             title_text="label",
-            itemclick="toggleothers",
-            itemdoubleclick="toggle",
+            itemclick="toggleothers" if clicks else False,
+            itemdoubleclick="toggle" if clicks else False,
             itemsizing="constant",
             tracegroupgap=0,
         ),
-        showlegend=bool(len(class_names)) or marker is not None,
         clickmode="event+select",
         dragmode="pan",
     )
@@ -91,7 +163,6 @@ def latent_scatter(
         fig.update_xaxes(range=[-lim, lim], constrain="domain")
     if lim is not None and not one_d:
         fig.update_yaxes(range=[-lim, lim], scaleanchor="x", scaleratio=1, constrain="domain")
-    return fig
 
 
 def _classes(labels: np.ndarray, class_names: Sequence[str]) -> list[tuple[str, np.ndarray, dict[str, Any]]]:
