@@ -75,3 +75,17 @@ def test_the_steps_after_a_change_are_not_timed():
     machine.step_seconds = {2: 0.010, 1: 0.012}
     machine.train(tuner, 2 * PROBE_SECONDS + 0.1)
     assert tuner.threads == 2, "the slow settling steps did not count against 2 threads"
+
+
+def test_looks_take_at_most_a_sixth_of_the_time_on_a_machine_with_many_cores():
+    machine = Machine({16: 0.002, 8: 0.003, 4: 0.005, 2: 0.009, 1: 0.017})
+    tuner = ThreadTuner(16, machine.apply, clock=machine.clock)
+    looking = 0.0
+    end = machine.now + 60.0
+    while machine.now < end:
+        step = machine.step_seconds[tuner.threads]
+        machine.now += step
+        looking += step if tuner.rates.keys() != set(candidates(16)) else 0.0
+        tuner.step()
+    assert tuner.threads == 16
+    assert looking / 60.0 < 1 / 6 + 0.02, f"{looking:.1f} s of 60 spent looking"

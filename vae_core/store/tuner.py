@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 PROBE_SECONDS = 0.4  # how long each thread count is timed in a look
-KEEP_SECONDS = 4.0  # how long the winner trains before the next look
+KEEP_SECONDS = 4.0  # how long the winner trains before the next look (at least 5 looks' time)
 SETTLE_STEPS = 2  # steps after a change of count that are not timed (the thread team forms)
 
 
@@ -59,11 +59,12 @@ class ThreadTuner:
             else:
                 self._use(max(self.rates, key=lambda n: self.rates[n]))
                 self._kept = now
-        elif not self._todo and now - self._kept >= KEEP_SECONDS:
+        elif not self._todo and now - self._kept >= self._keep:
             self._look()
 
     def _look(self) -> None:
         self._todo, self.rates = candidates(self.limit), {}
+        self._keep = max(KEEP_SECONDS, 5 * PROBE_SECONDS * len(self._todo))  # looks cost at most a sixth
         if len(self._todo) == 1:  # nothing to choose
             self._todo = []
         self._kept = self._clock()
