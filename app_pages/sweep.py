@@ -65,6 +65,8 @@ def plane_view(polling: bool) -> None:
         st.rerun()  # the sweep just ended: redraw once, without polling
     if snap is not None and snap.status == "queued":
         st.info(f"This sweep is {queue_text(snap.ahead, snap.wait)}.", icon=":material/hourglass_top:")
+    elif snap is not None and snap.status == "starting":
+        st.progress(0.0, text=f"starting a training worker for the {len(configs)} β…")
     elif snap is not None and snap.running:
         st.progress(snap.progress, text=f"training {len(configs)} β together · {snap.seconds:.1f} s")
     members = members_now()

@@ -56,7 +56,7 @@ DONE = {ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY}
 FRAGMENT_DONE = {ForwardMsg.ScriptFinishedStatus.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
 LATENT_QUERY = "dataset=digits&latent_dim=2&beta=1"
 BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-TRAINED = re.compile(r"worker \d+ trains (\w+)")
+TRAINED = re.compile(r"worker \d+ trains ([0-9a-f]{20})\b")  # a run's config key (not a sweep's line)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from vae_core.vae.evaluate import dataset_terms
 from vae_core.vae.model import build_model
 from vae_core.vae.sweep import check_sweep, train_sweep
 from vae_core.vae.train import train
-from vae_core.views.rate_distortion import iso_elbo_lines, rate_distortion, rate_distortion_figure
+from vae_core.views.rate_distortion import iso_elbo_lines, point_labels, rate_distortion, rate_distortion_figure
 
 # fp32 stacked GEMMs (bmm) sum in another order than separate ones (mm): after a few epochs the
 # weights agree to ~1e-6 and the test ELBO to ~1e-5 nats (measured: 3e-7 and 0 after 5 epochs).
@@ -164,3 +164,16 @@ def test_iso_elbo_levels_are_round_and_cross_the_window():
     assert all(20.0 < c < 55.0 for c in levels) and len(levels) >= 4
     steps = np.diff(levels)
     assert np.allclose(steps, steps[0]) and steps[0] in (2.0, 5.0, 10.0)
+
+
+def test_members_on_one_spot_share_one_label():
+    """Collapsed β (R = 0, the same D) drew "β=4" over "β=8"; they read "β=4, 8" now."""
+    labels = point_labels([0.0, 1.0, 4.0, 8.0], [20.0, 24.0, 27.2, 27.25], [12.0, 1.5, 0.01, 0.0])
+    assert labels == ["β=0", "β=1", "β=4, 8", ""]
+    assert point_labels([1.0, 2.0], [20.0, 20.5], [3.0, 3.0]) == ["β=1", "β=2"], "half a nat apart: two labels"
+    members = [
+        (4.0, [{"test_recon": -27.2, "test_kl": 0.01}], "cached"),
+        (8.0, [{"test_recon": -27.25, "test_kl": 0.0}], "cached"),
+    ]
+    points = next(t for t in rate_distortion_figure(members).data if t.meta == "members")
+    assert list(points.text) == ["β=4, 8", ""]

@@ -148,6 +148,8 @@ def run_sweep_job(spec: JobSpec, send: Send, controls: Controls, tuner: ThreadTu
 
     try:
         data = load_dataset(spec.config.dataset, download_missing=False)
+        keys = ", ".join(config_key(c) for c in spec.sweep)
+        print(f"vae-lab: worker {os.getpid()} trains a sweep of {keys}", file=sys.stderr, flush=True)
         send(("status", "running"))
         trained = run_sweep(
             spec.sweep, spec.root, data=data, on_step=on_step, on_epoch=on_epoch, stop_event=controls.stop

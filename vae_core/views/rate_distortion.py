@@ -98,7 +98,7 @@ def _members(fig: go.Figure, paths: list[tuple[Any, ...]], index: dict[float, in
         x=last_d,
         y=last_r,
         mode="markers+text",
-        text=[f"β={p[0]:g}" for p in paths],
+        text=point_labels([p[0] for p in paths], last_d, last_r),
         textposition="top right",
         marker=dict(
             size=sizes,
@@ -111,3 +111,15 @@ def _members(fig: go.Figure, paths: list[tuple[Any, ...]], index: dict[float, in
         showlegend=False,
         meta="members",
     )
+
+
+def point_labels(betas: list[float], d: list[float], r: list[float], close: float = 0.1) -> list[str]:
+    """ "β=…" beside each point; members that sit on one spot (within ``close`` nats on both axes,
+    e.g. every collapsed β at R = 0) share one label ("β=4, 8") on the first of them."""
+    labels = [f"β={b:g}" for b in betas]
+    for j in range(len(betas)):
+        for i in range(j):
+            if labels[i] and abs(d[i] - d[j]) < close and abs(r[i] - r[j]) < close:
+                labels[i], labels[j] = f"{labels[i]}, {betas[j]:g}", ""
+                break
+    return labels
