@@ -69,6 +69,10 @@ def plane_view(polling: bool) -> None:
         st.progress(0.0, text=f"starting a training worker for the {len(configs)} β…")
     elif snap is not None and snap.running:
         st.progress(snap.progress, text=f"training {len(configs)} β together · {snap.seconds:.1f} s")
+    elif snap is not None and snap.status == "failed":
+        st.error(f"The sweep failed: {snap.message}")
+    elif snap is not None and snap.status == "stopped":
+        st.warning("The sweep was stopped: the β it was training were not cached.", icon=":material/stop:")
     members = members_now()
     fig = rate_distortion_figure([(m.beta, m.epochs, m.status) for m in members], picked=config.train.beta)
     chart_ui(fig, key="rd_plane", on_select=open_member, selection_mode="points")

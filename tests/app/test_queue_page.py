@@ -94,6 +94,9 @@ def test_a_sweep_waits_in_the_same_line_and_the_panel_lists_it(open_app, empty_c
     assert "β sweep over 0, 0.25, 0.5, 1, 2, 4, 8 (7 runs together): data digits" in panel
     registry().get(make_config("digits", epochs=LONG, seed=1)).stop()
     poll_until(lecturer, lambda at: any("training 7 β together" in p.proto.text for p in at.get("progress")))
-    assert sweep.worker_pid is not None
-    lecturer.button(key="stop_sweep").click().run()
-    assert sweep.wait(60) and sweep.snapshot().status == "stopped"
+    os.kill(sweep.worker_pid, signal.SIGKILL)  # its worker dies: the sweep fails, and says so
+    poll_until(lecturer, lambda at: bool(at.error))
+    text = lecturer.error[0].value
+    assert text.startswith("The sweep failed: The training process ended before the run did")
+    assert "SIGKILL" in text and text.endswith("Train the missing β again to retry.")
+    assert not lecturer.button(key="start_sweep").disabled, "it can be started again"

@@ -56,6 +56,8 @@ class TrainingJob:
     """One training run: it waits in the pool's line, then trains in a worker process while a
     thread here follows its records. Every method is safe to call from any thread."""
 
+    AGAIN = "Press Start to train again."  # what to do after a worker died, in the failure's message
+
     def __init__(self, config: RunConfig, *, root: str | Path | None = None, pool: WorkerPool | None = None):
         self.config = config
         self.key = config_key(config)
@@ -204,7 +206,7 @@ class TrainingJob:
                 self._pool.record(self.config, time.perf_counter() - launched, len(self._state.epochs))
                 return
         message = f"The training process ended before the run did ({handle.ended_why()}); nothing was cached."
-        self._set(status="failed", message=message + " Press Start to train again.")
+        self._set(status="failed", message=f"{message} {self.AGAIN}")
 
     def _from_cache(self) -> bool:
         """Whether the cache has the result already (then the job has finished with it)."""
@@ -382,6 +384,8 @@ class JobRegistry:
 class SweepJob(TrainingJob):
     """A β sweep: the members the cache lacks train together in one worker, so the sweep takes
     one place in the training queue like any run. Viewers get a ``SweepSnapshot``."""
+
+    AGAIN = "Train the missing β again to retry."
 
     def __init__(self, configs: Sequence[RunConfig], *, root: str | Path | None = None, pool: WorkerPool | None = None):
         super().__init__(configs[0], root=root, pool=pool)
