@@ -9,7 +9,7 @@ from app_pages.common import TRAIN_PAGE, apply_config, chart_ui, registry, start
 from vae_core import RunConfig
 from vae_core.store.cache import default_cache_root
 from vae_core.store.jobs import SweepJob
-from vae_core.store.sweeps import MemberView, cached_members, sweep_configs
+from vae_core.store.sweeps import MemberView, SweepSnapshot, cached_members, sweep_configs
 from vae_core.views.rate_distortion import rate_distortion, rate_distortion_figure
 from vae_core.views.wording import queue_text
 
@@ -57,22 +57,28 @@ def open_member() -> None:
         st.session_state.sweep_open = True
 
 
+def sweep_state_ui(snap: SweepSnapshot) -> None:
+    """Where the sweep job stands: in line, starting, training, or why it ended without its β."""
+    if snap.status == "queued":
+        st.info(f"This sweep is {queue_text(snap.ahead, snap.wait)}.", icon=":material/hourglass_top:")
+    elif snap.status == "starting":
+        st.progress(0.0, text=f"starting a training worker for the {len(configs)} β…")
+    elif snap.running:
+        st.progress(snap.progress, text=f"training {len(configs)} β together · {snap.seconds:.1f} s")
+    elif snap.status == "failed":
+        st.error(f"The sweep failed: {snap.message}")
+    elif snap.status == "stopped":
+        st.warning("The sweep was stopped: the β it was training were not cached.", icon=":material/stop:")
+
+
 def plane_view(polling: bool) -> None:
     if st.session_state.get("sweep_open"):
         st.rerun()  # a click reruns this fragment only: the sidebar and the page switch need the app
     snap = job.snapshot() if job is not None else None
     if polling and snap is not None and not snap.running:
         st.rerun()  # the sweep just ended: redraw once, without polling
-    if snap is not None and snap.status == "queued":
-        st.info(f"This sweep is {queue_text(snap.ahead, snap.wait)}.", icon=":material/hourglass_top:")
-    elif snap is not None and snap.status == "starting":
-        st.progress(0.0, text=f"starting a training worker for the {len(configs)} β…")
-    elif snap is not None and snap.running:
-        st.progress(snap.progress, text=f"training {len(configs)} β together · {snap.seconds:.1f} s")
-    elif snap is not None and snap.status == "failed":
-        st.error(f"The sweep failed: {snap.message}")
-    elif snap is not None and snap.status == "stopped":
-        st.warning("The sweep was stopped: the β it was training were not cached.", icon=":material/stop:")
+    if snap is not None:
+        sweep_state_ui(snap)
     members = members_now()
     fig = rate_distortion_figure([(m.beta, m.epochs, m.status) for m in members], picked=config.train.beta)
     chart_ui(fig, key="rd_plane", on_select=open_member, selection_mode="points")

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from vae_core.config import RunConfig
 from vae_core.store import journal
@@ -36,6 +36,7 @@ from vae_core.vae.model import VAE
 from vae_core.vae.train import EpochInfo, StepInfo
 
 WAITING = "another process (another server on this cache, or the zoo) trains these settings; waiting for its result"
+Snap = TypeVar("Snap", JobSnapshot, SweepSnapshot)
 KEPT = 8  # finished jobs, and models read from the cache, that a registry keeps (each, most recent first)
 
 
@@ -133,6 +134,10 @@ class TrainingJob:
                 message=s.message,
                 from_cache=self._result.from_cache if self._result else False,
             )
+        return self._in_line(snap)
+
+    def _in_line(self, snap: Snap) -> Snap:
+        """``snap`` with its place in line and the wait, if it is queued."""
         if snap.status != "queued":
             return snap
         return replace(snap, ahead=self._pool.ahead(self), wait=self._pool.wait_estimate(self))
@@ -404,9 +409,7 @@ class SweepJob(TrainingJob):
                 for c, e, (step, total) in zip(self.configs, self._member_epochs, self._member_steps, strict=True)
             ]
             snap = SweepSnapshot(self.key, s.status, tuple(members), end - s.started if s.started else 0.0, s.message)
-        if snap.status != "queued":
-            return snap
-        return replace(snap, ahead=self._pool.ahead(self), wait=self._pool.wait_estimate(self))
+        return self._in_line(snap)
 
     def remaining(self) -> float | None:
         snap = self.snapshot()

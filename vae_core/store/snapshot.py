@@ -10,6 +10,7 @@ from vae_core.store.cache import TrainedModel, config_key
 from vae_core.vae.train import EpochInfo, StepInfo
 
 JobStatus = Literal["queued", "starting", "waiting", "running", "completed", "stopped", "diverged", "failed"]
+LIVE: tuple[JobStatus, ...] = ("queued", "starting", "waiting", "running")  # a job that has not ended
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class JobSnapshot:
 
     @property
     def running(self) -> bool:
-        return self.status in ("queued", "starting", "waiting", "running")
+        return self.status in LIVE
 
     @property
     def step(self) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 from vae_core.config import RunConfig
 from vae_core.data.datasets import Dataset
 from vae_core.store.cache import TrainedModel, config_key, lookup, machine_chooser, store, usable
-from vae_core.store.snapshot import JobStatus
+from vae_core.store.snapshot import LIVE, JobStatus
 from vae_core.vae.sweep import train_sweep
 from vae_core.vae.train import EpochInfo, StepInfo
 
@@ -98,7 +98,7 @@ class SweepSnapshot:
 
     @property
     def running(self) -> bool:
-        return self.status in ("queued", "starting", "waiting", "running")
+        return self.status in LIVE
 
     @property
     def progress(self) -> float:
@@ -107,17 +107,24 @@ class SweepSnapshot:
         return 1.0 if not self.running else (done / total if total else 0.0)
 
 
-def member_from_cache(trained: TrainedModel) -> MemberView:
-    epochs = tuple(EpochInfo(**e) for e in trained.history.get("epochs", []))
+def member_summary(trained: TrainedModel) -> dict[str, Any]:
+    """What a sweep's viewer needs of a member, as plain data (a worker sends it; the model itself
+    is in the cache): the inverse of ``member_view``."""
     steps = trained.history.get("steps", [])
     total = steps[-1]["total_steps"] if steps else 0
-    return MemberView(trained.config, epochs, "cached", total, total)
+    status = "cached" if trained.from_cache else str(trained.metrics.get("status", "completed"))
+    done = total if trained.from_cache else len(steps)
+    return {"epochs": trained.history.get("epochs", []), "status": status, "steps_done": done, "total": total}
 
 
 def member_view(config: RunConfig, summary: Mapping[str, Any]) -> MemberView:
-    """A member as a sweep's worker summed it up when the sweep ended (``worker.member_summary``)."""
+    """A member from its ``member_summary``."""
     epochs = tuple(EpochInfo(**e) for e in summary["epochs"])
     return MemberView(config, epochs, str(summary["status"]), int(summary["steps_done"]), int(summary["total"]))
+
+
+def member_from_cache(trained: TrainedModel) -> MemberView:
+    return member_view(trained.config, member_summary(trained))
 
 
 def cached_members(configs: Sequence[RunConfig], root: str | Path | None = None) -> list[MemberView]:

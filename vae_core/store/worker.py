@@ -42,7 +42,7 @@ import torch
 from vae_core.config import RunConfig
 from vae_core.data.datasets import load_dataset
 from vae_core.store.cache import TrainedModel, config_key, get_or_train, lookup
-from vae_core.store.sweeps import run_sweep
+from vae_core.store.sweeps import member_summary, run_sweep
 from vae_core.store.tuner import ThreadTuner
 from vae_core.vae import schedule
 from vae_core.vae.model import VAE
@@ -158,16 +158,6 @@ def run_sweep_job(spec: JobSpec, send: Send, controls: Controls, tuner: ThreadTu
         send(("failed", f"{type(e).__name__}: {e}"))
         return
     send(("done", [member_summary(t) for t in trained]))
-
-
-def member_summary(trained: TrainedModel) -> dict[str, Any]:
-    """What a sweep's viewer needs of a member (its model is in the cache): the inverse of
-    ``sweeps.member_view``."""
-    steps = trained.history.get("steps", [])
-    total = steps[-1]["total_steps"] if steps else 0
-    status = "cached" if trained.from_cache else str(trained.metrics.get("status", "completed"))
-    done = total if trained.from_cache else len(steps)
-    return {"epochs": trained.history.get("epochs", []), "status": status, "steps_done": done, "total": total}
 
 
 class _Reporter:

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from vae_core.views.arrays import png_data_uri, tile
+from vae_core.views.colour import rgb
 from vae_core.views.style import PALETTE
 
 PRIOR_LIMIT = 3.0  # the latent plane shows at least ±3: the prior N(0, I) holds 99.7% of each axis there
@@ -114,7 +115,7 @@ def codes_picture(
     """The codes (x, y) in [-lim, lim]² as discs of their colour (``colours[colour_of]``, 80%
     opaque) on a transparent RGBA picture (side, side, 4), top row at +lim. The discs are drawn
     in one fixed shuffled order, so no class lies wholly over another."""
-    rgba = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] + [204] for c in colours], np.uint8)
+    rgba = np.column_stack([np.rint(rgb(colours) * 255), np.full(len(colours), 204)]).astype(np.uint8)
     order = np.random.default_rng(0).permutation(len(x))
     col = np.floor((np.asarray(x)[order] + lim) / (2 * lim) * side).astype(np.int64)
     row = np.floor((lim - np.asarray(y)[order]) / (2 * lim) * side).astype(np.int64)

@@ -114,8 +114,8 @@ def _members(fig: go.Figure, paths: list[tuple[Any, ...]], index: dict[float, in
 
 
 def point_labels(betas: list[float], d: list[float], r: list[float], close: float = 0.1) -> list[str]:
-    """ "β=…" beside each point; members that sit on one spot (within ``close`` nats on both axes,
-    e.g. every collapsed β at R = 0) share one label ("β=4, 8") on the first of them."""
+    """The label beside each point, "β=…"; members that sit on one spot (within ``close`` nats on
+    both axes, e.g. every collapsed β at R = 0) share one label ("β=4, 8") on the first of them."""
     labels = [f"β={b:g}" for b in betas]
     for j in range(len(betas)):
         for i in range(j):
