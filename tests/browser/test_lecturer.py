@@ -32,6 +32,19 @@ def snapshot(page, path) -> None:
     page.set_viewport_size(size)
 
 
+def expanded_margins(page) -> list[str]:
+    """Charts whose margins plotly had to widen after drawing them: it then draws them a second
+    time (``vae_core.views.style.room``). Each as its key, with the margins given and used."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(gd => {
+            const f = gd._fullLayout, sides = ['l', 'r', 't', 'b'];
+            const used = sides.map(s => Math.round(f._size[s])), given = sides.map(s => f.margin[s]);
+            const key = [...(gd.closest('[class*="st-key-"]')?.classList || [])].find(c => c.startsWith('st-key-'));
+            return used.some((u, i) => u > given[i]) ? [`${key}: given ${given}, used ${used}`] : [];
+        })"""
+    )
+
+
 def wait_for_step(page, at_least: int, timeout: float = 60.0) -> int:
     """The step the progress bar shows, once it is at least ``at_least``."""
     end = time.monotonic() + timeout
@@ -57,6 +70,7 @@ def test_train_explore_and_compare_the_elbo(server, page, artifacts):
     expect(page.get_by_text("Trained and cached")).to_be_visible(timeout=180_000)
     page.wait_for_selector(IDLE)
     expect(page.locator(".js-plotly-plot")).to_have_count(3)  # curves, KL per dim, latent scatter
+    assert not expanded_margins(page), "each chart drawn once, in the margins it was given"
     snapshot(page, artifacts / "train.png")
 
     # Latent space: moving z1 decodes a different image (the pad's: the page's one decoded image).
@@ -75,6 +89,7 @@ def test_train_explore_and_compare_the_elbo(server, page, artifacts):
     page.wait_for_selector(IDLE)
     expect(page.locator(".pad-readout")).to_have_text("(z1, z2) = (+0.50, +0.00) at the sliders (✕)")
     expect(page.locator(".st-key-decoded img")).to_have_count(0)  # no second, server-side copy
+    assert not expanded_margins(page)
     snapshot(page, artifacts / "latent.png")
 
     # ELBO vs log p(x): the page shows ELBO <= importance estimate <= quadrature.
@@ -90,6 +105,7 @@ def test_train_explore_and_compare_the_elbo(server, page, artifacts):
     assert elbo <= iw + TOLERANCE, numbers
     assert iw <= exact + TOLERANCE, numbers
     expect(page.locator(".js-plotly-plot")).to_have_count(2)  # log-k curve and the posterior
+    assert not expanded_margins(page)
     snapshot(page, artifacts / "elbo.png")
 
     assert not outside, f"the app must make no outbound call: {outside[:5]}"

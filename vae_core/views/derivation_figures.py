@@ -13,9 +13,9 @@ from plotly.subplots import make_subplots
 from vae_core.vae.derivation import OneSample, log_mean_exp
 from vae_core.views.estimate_figures import _log_ticks
 from vae_core.views.latent_figures import latent_limit, latent_scatter
-from vae_core.views.style import NATS, PALETTE, ellipse
+from vae_core.views.style import NATS, PALETTE, ellipse, room
 
-LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", x=0, y=-0.2))
+LAYOUT = dict(margin=room(l=70, b=100), legend=dict(orientation="h", x=0, y=-0.2))
 LINES = {  # what a marked value is drawn as, in every chart here
     "ELBO": dict(color=PALETTE[2], dash="dash", width=2),
     "L_k": dict(color=PALETTE[0], width=3),
@@ -58,7 +58,9 @@ def sample_plane(
     fig.data[-1].marker = dict(size=12, symbol="circle-open", line=dict(width=3, color="black"))
     fig.add_scatter(x=[sample.z[0]], y=[sample.z[1]], mode="markers", name="z* = μ + σ·ε")
     fig.data[-1].marker = dict(size=18, symbol="x", color="crimson", line=dict(width=2, color="white"))
-    fig.update_layout(legend=dict(orientation="h", x=0, y=-0.15, title_text=""))  # under: the plane keeps the width
+    fig.update_layout(
+        legend=dict(orientation="h", x=0, y=-0.15, title_text=""), margin=room(l=70, r=15, b=150)
+    )  # under: the plane keeps the width
     return fig
 
 
@@ -142,7 +144,11 @@ def log_weight_figure(
         seen.add(trace.name)
     fig.update_xaxes(title_text="log w (nats)")
     fig.update_yaxes(title_text="density", row=1, col=1)
-    fig.update_layout(height=height, bargap=0, **{**LAYOUT, "legend": dict(orientation="h", x=0, y=-0.25)})
+    fig.update_layout(
+        height=height,
+        bargap=0,
+        **{**LAYOUT, "legend": dict(orientation="h", x=0, y=-0.25), "margin": room(l=70, b=140)},
+    )
     return fig
 
 
@@ -163,5 +169,9 @@ def bound_climb_figure(
             fig.data[-1].hovertemplate = f"{name}: {NATS}<extra></extra>"
     ticks = _log_ticks(ks)
     fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:d}" for t in ticks], title_text="k, weights averaged")
-    fig.update_layout(height=height, yaxis_title="nats", **{**LAYOUT, "legend": dict(orientation="h", x=0, y=-0.35)})
+    fig.update_layout(
+        height=height,
+        yaxis_title="nats",
+        **{**LAYOUT, "legend": dict(orientation="h", x=0, y=-0.35), "margin": room(l=90, b=105)},
+    )
     return fig

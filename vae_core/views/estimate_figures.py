@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vae_core.views.style import NATS, PALETTE, ellipse
+from vae_core.views.style import NATS, PALETTE, ellipse, room
 
 
 def log_k_figure(
@@ -51,7 +51,7 @@ def log_k_figure(
     fig.update_yaxes(title_text="nats", range=[lo - pad, hi + pad], **panels[0])
     if two:
         fig.update_xaxes(title_text="k — naive estimate (own scale)", **panels[1])
-    fig.update_layout(height=440, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", x=0, y=-0.22))
+    fig.update_layout(height=440, margin=room(l=90, b=135), legend=dict(orientation="h", x=0, y=-0.22))
     return fig
 
 
@@ -116,7 +116,7 @@ def posterior_figure(
         fig.update_layout(xaxis_title="z1", yaxis_title="z2")
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
     legend = dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top", bgcolor="rgba(0,0,0,0)")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=legend)
+    fig.update_layout(height=height, margin=room(l=85, r=110, b=115), legend=legend)
     return fig
 
 
@@ -139,7 +139,7 @@ def posterior_multiples(views: dict[int, Any], *, height: int = 270) -> go.Figur
     fig.update_xaxes(showticklabels=False, range=[float(window[0].min()), float(window[0].max())])
     fig.update_yaxes(showticklabels=False, range=[float(window[1].min()), float(window[1].max())])
     fig.update_annotations(font_size=11, y=0, yanchor="top", yshift=-4)  # under each panel
-    fig.update_layout(height=height, showlegend=False, margin=dict(l=10, r=10, t=40, b=30))
+    fig.update_layout(height=height, showlegend=False, margin=room(l=20, b=30))
     return fig
 
 
@@ -156,7 +156,7 @@ def kl_over_training(epochs: Sequence[int], kl_posterior: Sequence[float], kl_pr
         xaxis_title="epoch",
         yaxis_title="nats",
         height=300,
-        margin=dict(l=10, r=10, t=10, b=10),
+        margin=room(l=70, t=15, b=70),
         legend=dict(x=0.3, y=0.98),
     )
     return fig
@@ -182,7 +182,7 @@ def variance_figure(studies: dict[str, Any], coord: int | None = None, *, height
     fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:d}" for t in ticks])
     fig.update_xaxes(title_text="n, samples averaged per gradient estimate")
     fig.update_yaxes(type="log", title_text="variance" + (" (sum over coords)" * (coord is None)))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(height=height, margin=room(l=80, t=20, b=145), legend=dict(orientation="h", y=-0.2))
     return fig
 
 
@@ -205,7 +205,7 @@ def gradient_means_figure(
         scattermode="group",
         yaxis_title="∂ELBO / ∂θ (mean over all samples)",
         height=height,
-        margin=dict(l=10, r=10, t=10, b=10),
+        margin=room(l=75, t=10, b=95),
         legend=dict(orientation="h", y=-0.15),
     )
     return fig

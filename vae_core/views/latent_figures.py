@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from vae_core.views.arrays import png_data_uri, tile
 from vae_core.views.colour import rgb
-from vae_core.views.style import PALETTE
+from vae_core.views.style import PALETTE, room
 
 PRIOR_LIMIT = 3.0  # the latent plane shows at least ±3: the prior N(0, I) holds 99.7% of each axis there
 PICTURE_SIDE = 640  # pixels a side of ``codes_picture``: about twice the plane's size on screen
@@ -149,7 +149,7 @@ def _plane_layout(
         xaxis_title=titles[0],
         yaxis_title=titles[1],
         height=height,
-        margin=dict(l=10, r=10, t=40, b=10),  # the top 40 px: under the chart's toolbar
+        margin=room(l=70, r=175, t=40, b=70),  # the top 40 px: under the chart's toolbar
         legend=dict(
             title_text="label",
             itemclick="toggleothers" if clicks else False,

@@ -46,9 +46,24 @@ def ellipse(mu: np.ndarray, logvar: np.ndarray, k: float = 1.0, n: int = 80) -> 
     return mu[0] + k * sigma[0] * np.cos(t), mu[1] + k * sigma[1] * np.sin(t)
 
 
+def room(l: int = 10, r: int = 10, t: int = 40, b: int = 10) -> dict[str, int]:  # noqa: E741 (plotly's names)
+    """A figure's margins with room for what plotly puts in them (tick labels, axis titles, a
+    legend), as much as its auto-margin takes at the app's width. Plotly draws a figure, measures
+    those, and draws it all a second time where its margins were too small: on the latent page that
+    second draw was 0.3 s of 1.8 s in Chromium (bench/README.md, "Session 7"). Auto-expand stays on,
+    so a longer label than planned (presenter mode's type, a narrow window) costs that second draw
+    and is never clipped."""
+    return dict(l=l, r=r, t=t, b=b)
+
+
 def enlarged(fig: go.Figure, factor: float, *, font_size: int = 18) -> go.Figure:
     """The figure for a projector, in place: type at ``font_size``, and every marker, line and a
-    set height or width ``factor`` times larger (what the back row must see is not only text)."""
+    set height or width ``factor`` times larger (what the back row must see is not only text); the
+    margins grow with the type (``room``)."""
+    grow = font_size / 13  # plotly's type is 12 px
+    for side in ("l", "r", "b"):  # (fixed margins, autoexpand off, were sized for this type already)
+        if fig.layout.margin[side] is not None and fig.layout.margin.autoexpand is not False:
+            fig.layout.margin[side] = round(fig.layout.margin[side] * grow)
     fig.update_layout(font_size=font_size)
     for side in ("height", "width"):
         if fig.layout[side]:

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vae_core.views.style import COLLAPSED, NATS, PALETTE, column
+from vae_core.views.style import COLLAPSED, NATS, PALETTE, column, room
 
 CURVE_TITLES = ("Reconstruction  E_q[log p(x|z)]", "KL(q(z|x) ‖ p(z))", "ELBO")
 MARKED_EPOCHS = 60  # up to this many epoch points get markers; beyond, styling each marker costs the browser
@@ -147,7 +147,7 @@ def kl_bars(kl_per_dim: Sequence[float], active_units: int, *, threshold: float 
         title=f"KL per latent dimension — {active_units} of {len(kl)} units active",
         yaxis_title="nats",
         height=300,
-        margin=dict(l=10, r=10, t=40, b=10),
+        margin=room(l=75, t=40, b=40),
     )
     return fig
 
