@@ -58,9 +58,8 @@ def sample_plane(
     fig.data[-1].marker = dict(size=12, symbol="circle-open", line=dict(width=3, color="black"))
     fig.add_scatter(x=[sample.z[0]], y=[sample.z[1]], mode="markers", name="z* = μ + σ·ε")
     fig.data[-1].marker = dict(size=18, symbol="x", color="crimson", line=dict(width=2, color="white"))
-    fig.update_layout(
-        legend=dict(orientation="h", x=0, y=-0.15, title_text=""), margin=room(l=70, r=15, b=150)
-    )  # under: the plane keeps the width
+    legend = dict(orientation="h", x=0, y=-0.15, title_text="")  # under: the plane keeps the width
+    fig.update_layout(legend=legend, margin=room(l=70, r=15, b=150))
     return fig
 
 
