@@ -17,9 +17,11 @@ TOLERANCE = 0.01  # nats; L_5000 and the quadrature agree to about this on 2-D d
 def metrics(page, container: str) -> dict[str, float]:
     cards = page.locator(f".st-key-{container} [data-testid='stMetric']")
     cards.first.wait_for()
-    labels = cards.locator("[data-testid='stMetricLabel']").all_inner_texts()
-    values = cards.locator("[data-testid='stMetricValue']").all_inner_texts()
-    return {label.strip(): float(value.replace("−", "-")) for label, value in zip(labels, values, strict=True)}
+    pairs = cards.evaluate_all(  # in one read: the numbers stream in, cards come and go between two
+        """cards => cards.map(c => [c.querySelector("[data-testid='stMetricLabel']")?.innerText,
+                                    c.querySelector("[data-testid='stMetricValue']")?.innerText])"""
+    )
+    return {label.strip(): float(value.replace("−", "-")) for label, value in pairs if label and value}
 
 
 def snapshot(page, path) -> None:
