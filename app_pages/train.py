@@ -2,9 +2,9 @@
 
 The run is a background job shared by every browser on this server; this page only polls its
 snapshot, and only while it runs: progress, metrics and curves every second, the model views
-every two. Each poll redraws its charts from scratch in the browser (Streamlit 1.67 remounts a
-plotly chart whose figure changed), which is what slows a slider in another tab on a 2-core
-machine (bench/app_latency.py); hence the two rates and the cheap figures.
+every three. While it runs its charts are the canvas of ``live_chart`` (Streamlit 1.67 mounts a
+plotly chart anew whose figure changed: a third of a 2-core machine that also trains the run,
+bench/README.md "Session 8"); once it has ended they are plotly's, drawn once.
 """
 
 import streamlit as st
@@ -20,6 +20,7 @@ from app_pages.common import (
     stored_ref,
     test_set,
 )
+from app_pages.live_chart import live_chart_ui
 from app_pages.room import room, seat
 from app_pages.settings import BETAS
 from vae_core.store.jobs import KEPT, JobSnapshot
@@ -27,7 +28,8 @@ from vae_core.vae.evaluate import encode_dataset
 from vae_core.vae.train import EpochInfo
 from vae_core.views.arrays import prior_samples
 from vae_core.views.export import codes_csv, epochs_csv, model_bytes, model_file_name
-from vae_core.views.latent_figures import codes_picture_figure, data_space_figure, latent_limit, latent_scatter
+from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter
+from vae_core.views.live import beta_payload, codes_payload, curves_payload, kl_payload
 from vae_core.views.training_figures import beta_schedule_figure, kl_bars, training_curves
 from vae_core.views.wording import (
     collapse_warning,
@@ -151,11 +153,24 @@ def progress_view(polling: bool, queued: bool = False) -> None:
         cols[2].metric("KL", f"{last.test_kl:.2f} nats")
         cols[3].metric("Active units", f"{last.active_units} of {config.model.latent_dim}")
         cols[4].metric("Training time", f"{snap.seconds:.1f} s")
-    if snap.steps:
-        chart_ui(training_curves(snap.steps, snap.epochs), key="curves")
     changes = job.beta_changes if job is not None else trained.config.train.beta_schedule
-    if snap.steps and (changes or config.train.warmup_epochs > 0):  # β is a schedule: draw it
-        chart_ui(beta_schedule_figure(snap.steps, changes), key="beta_schedule")
+    scheduled = changes or config.train.warmup_epochs > 0  # β is a schedule: draw it
+    if snap.steps and polling:  # redrawn every second: the canvas chart
+        live_chart_ui(curves_payload(snap.steps, snap.epochs), "live_curves", 620, curves_label(snap))
+        if scheduled:
+            live_chart_ui(beta_payload(snap.steps, changes), "live_beta_schedule", 240, "β by optimizer step")
+    elif snap.steps:
+        chart_ui(training_curves(snap.steps, snap.epochs), key="curves")
+        if scheduled:
+            chart_ui(beta_schedule_figure(snap.steps, changes), key="beta_schedule")
+
+
+def curves_label(snap: JobSnapshot) -> str:
+    """What a screen reader says of the live curves: the run's latest numbers."""
+    text = f"Training curves: reconstruction, KL and ELBO by optimizer step, up to step {snap.step}"
+    if snap.epochs:
+        text += f"; test ELBO {snap.epochs[-1].test_elbo:.2f} nats after epoch {snap.epochs[-1].epoch}"
+    return text
 
 
 def model_view() -> None:
@@ -180,7 +195,11 @@ def last_epoch() -> EpochInfo | None:
 
 
 def kl_view_ui(last: EpochInfo) -> None:
-    chart_ui(kl_bars(last.kl_per_dim, last.active_units), key="kl_bars")
+    if running:
+        label = f"KL per latent dimension after epoch {last.epoch}: {last.active_units} units active"
+        live_chart_ui(kl_payload(last.kl_per_dim, last.active_units), "live_kl_bars", 300, label)
+    else:
+        chart_ui(kl_bars(last.kl_per_dim, last.active_units), key="kl_bars")
     text = collapse_warning(last.active_units, config.model.latent_dim)
     if text:
         st.warning(text, icon=":material/warning:")
@@ -198,13 +217,14 @@ def model_views_ui(model) -> None:
         if config.model.latent_dim == 2:
             mu = encode_dataset(model, x)[0].numpy()
             lim, names = latent_limit(mu), config.info.class_names
-            if running:  # redrawn every poll: one picture of the codes is little work for the browser
-                fig = codes_picture_figure(mu[:, 0], mu[:, 1], y, names, lim=lim, height=400)
+            if running:  # redrawn every poll: one picture of the codes, on the canvas chart
+                label = f"The {len(x):,} test codes in the latent plane, coloured by label"
+                live_chart_ui(codes_payload(mu[:, 0], mu[:, 1], y, names, lim=lim), "live_scatter", 400, label)
             else:
                 fig = latent_scatter(
                     mu[:, 0], mu[:, 1], y, names, lim=lim, prior=True, height=400, gl=len(mu) > SVG_POINTS
                 )
-            chart_ui(fig, key="train_scatter")
+                chart_ui(fig, key="train_scatter")
             if running:
                 st.caption(
                     f"All {len(x):,} test codes, drawn as one picture while it trains; "

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from app_helpers import array, plotly_specs, poll_until
+from app_helpers import array, component_data, plotly_specs, poll_until
 
 from app_pages.settings import DEFAULTS, config_from, values_of
 from vae_core import make_config
 from vae_core.config import DATASETS
 from vae_core.store.cache import lookup
+
+LIVE = "vae_lab.live_chart"
 
 
 def finished(at) -> bool:
@@ -148,28 +150,32 @@ def test_the_first_run_note_speaks_of_the_sidebars_dataset(open_app, empty_cache
     assert DATASETS[name].title in note and "8×8" not in note and "a few seconds" not in note
 
 
-def test_a_running_mnist_run_draws_every_code_as_one_picture_and_a_scatter_once_it_ends(
+def test_a_running_mnist_run_is_drawn_on_the_live_chart_and_by_plotly_once_it_ends(
     open_app, empty_cache, real_data_root
 ):
-    """The live scatter is redrawn at every poll, in the server and in the browser: while MNIST
-    trains its 10,000 test codes are one picture on the plane, and markers once the run has ended."""
+    """While MNIST trains, its charts are the canvas chart's (redrawn at every poll for the cost of
+    a canvas, not a plotly chart mounted anew): the curves of the run's own steps, KL per dimension
+    and its 10,000 test codes as one picture; plotly's, with a marker per code, once it has ended."""
 
     def codes(at) -> int:
         spec = plotly_specs(at)["train_scatter"]
         return sum(len(array(t["x"])) for t in spec["data"] if t.get("mode") == "markers" and "customdata" in t)
 
-    def live(at) -> bool:
-        return any("while it trains" in c.value for c in at.caption)
+    def live(at) -> dict[str, dict]:
+        return {d["kind"] + ":" + str(len(d.get("panels", []))): d for d in component_data(at, LIVE)}
 
     at = open_app(dataset="mnist", epochs=30)
     at.button(key="start").click().run()
-    poll_until(at, live)
-    spec = plotly_specs(at)["train_scatter"]
-    assert codes(at) == 0 and any("All 10,000 test codes" in c.value for c in at.caption)
-    (image,) = spec["layout"]["images"]
-    lim = spec["layout"]["xaxis"]["range"][1]
-    assert image["source"].startswith("data:image/png;base64,") and (image["x"], image["sizex"]) == (-lim, 2 * lim)
+    poll_until(at, lambda at: "codes:0" in live(at) and "bars:0" in live(at))
+    charts = live(at)
+    assert "curves" not in plotly_specs(at) and "train_scatter" not in plotly_specs(at)
+    curves = charts["lines:3"]
+    assert curves["series"][0]["x"][0] == 1 and curves["x_title"] == "optimizer step"
+    assert charts["codes:0"]["picture"].startswith("data:image/png;base64,") and len(charts["codes:0"]["legend"]) == 10
+    assert charts["bars:0"]["labels"] == ["z1", "z2"]
+    assert any("All 10,000 test codes" in c.value for c in at.caption)
     at.button(key="stop").click().run()
     poll_until(at, lambda at: at.button(key="stop").disabled and not live(at))
     assert codes(at) == 10_000 and not plotly_specs(at)["train_scatter"]["layout"].get("images")
+    assert "curves" in plotly_specs(at) and "kl_bars" in plotly_specs(at)
     assert at.button(key="stop").disabled

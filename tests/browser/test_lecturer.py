@@ -113,6 +113,47 @@ def test_train_explore_and_compare_the_elbo(server, page, artifacts):
     assert not outside, f"the app must make no outbound call: {outside[:5]}"
 
 
+def live_chart(page, key: str) -> dict[str, str | None]:
+    """The live chart ``key``'s record of its last draw (live_chart.js) and whether its canvas
+    holds any ink."""
+    root = page.locator(f".st-key-{key} .live-root")
+    found = {name: root.get_attribute(f"data-{name}") for name in ("kind", "draws", "points", "x-max")}
+    inked = root.locator("canvas").evaluate(
+        "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 === 3 && v > 0)"
+    )
+    return found | {"inked": inked, "label": root.locator("canvas").get_attribute("aria-label")}
+
+
+def test_a_run_is_drawn_live_on_canvas_and_by_plotly_once_it_ends(server, page, artifacts):
+    """While a run trains, each poll redraws its charts on the live chart's canvas (no plotly
+    chart is mounted anew every second); the curves grow with the run's steps; Stop ends the run
+    and the page draws plotly's charts, with hover, once."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/?epochs=400&seed=11")
+    page.wait_for_selector(IDLE)
+    page.get_by_role("button", name="Start training").click()
+    first = wait_for_step(page, 100)
+    page.wait_for_selector(".st-key-live_scatter .live-root[data-points='1']")  # the codes' picture has loaded
+    curves = live_chart(page, "live_curves")
+    assert curves["kind"] == "lines" and curves["inked"], curves
+    assert "Training curves" in curves["label"], curves
+    bars, scatter = live_chart(page, "live_kl_bars"), live_chart(page, "live_scatter")
+    assert (bars["kind"], bars["points"], bars["inked"]) == ("bars", "2", True), bars
+    assert scatter["kind"] == "codes" and scatter["inked"], scatter
+    expect(page.locator(".js-plotly-plot")).to_have_count(0)
+    page.locator(".st-key-live_curves").screenshot(path=artifacts / "live_curves.png")
+    wait_for_step(page, first + 200)
+    later = live_chart(page, "live_curves")
+    assert int(later["draws"]) > int(curves["draws"]), (curves, later)
+    assert int(later["x-max"]) > int(curves["x-max"]) >= first - 50, (curves, later)
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=30_000)  # curves, KL per dim, scatter
+    expect(page.locator(".live-root")).to_have_count(0)
+    page.wait_for_selector(IDLE)
+    assert not expanded_margins(page)
+
+
 def test_two_tabs_share_one_run_and_stop_stops_it(server, browser, artifacts):
     from playwright.sync_api import expect
 

@@ -25,7 +25,6 @@ from vae_core.views.estimate_figures import log_k_figure, posterior_figure, post
 from vae_core.views.latent_figures import (
     PICTURE_SIDE,
     codes_picture,
-    codes_picture_figure,
     latent_limit,
     latent_scatter,
     manifold_figure,
@@ -256,16 +255,3 @@ def test_the_codes_picture_puts_each_code_at_its_place_in_its_colour():
     assert picture[320, side - 1, 3] == 0 and picture[side - 1, 320, 3] == 0, "transparent elsewhere; off-plane dropped"
     across = np.flatnonzero(picture[320, 300:340, 3]) + 300
     assert (across.min(), across.max()) == (315, 325), "a disc of DISC_RADIUS (5.5 px) around its pixel"
-
-
-def test_the_picture_figure_lays_the_codes_over_the_plane_with_a_legend_per_class():
-    rng = np.random.default_rng(0)
-    x, y, labels = rng.normal(size=500), rng.normal(size=500), rng.integers(0, 3, 500)
-    fig = codes_picture_figure(x, y, labels, ["a", "b", "c"], lim=4.0, height=400)
-    (image,) = fig.layout.images
-    assert (image.x, image.y, image.sizex, image.sizey) == (-4.0, 4.0, 8.0, 8.0) and image.sizing == "stretch"
-    assert (image.xref, image.yref) == ("x", "y") and image.source.startswith("data:image/png;base64,")
-    legend = [t.name for t in fig.data if t.mode == "markers"]
-    assert legend == ["a", "b", "c"] and all(t.x == (None,) for t in fig.data if t.mode == "markers")
-    assert list(fig.layout.xaxis.range) == [-4.0, 4.0] == list(fig.layout.yaxis.range)
-    assert fig.layout.legend.itemclick is False, "a legend click cannot isolate a class inside a picture"

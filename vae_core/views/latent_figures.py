@@ -79,34 +79,16 @@ def latent_scatter(
     return fig
 
 
-def codes_picture_figure(
-    x: np.ndarray, y: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, lim: float, height: int = 460
-) -> go.Figure:
-    """``latent_scatter``'s plane with every code drawn into one picture (``codes_picture``)
-    instead of a marker each: what the browser redraws is a picture, a few axes and the legend,
-    however many codes there are. For a chart redrawn every poll while a run trains; it has no
-    hover, and its legend names the colours without isolating a class."""
-    fig = go.Figure()
-    _prior_rings(fig)
+def codes_picture_parts(
+    x: np.ndarray, y: np.ndarray, labels: np.ndarray, class_names: Sequence[str], lim: float
+) -> tuple[str, list[tuple[str, str]]]:
+    """The codes on [-lim, lim]² as one PNG (a data URI, top row at +lim) and the legend that
+    names its colours, (class name, colour) per class present: what the live chart of a training
+    run draws (``vae_core.views.live``), with no marker per code for the browser to redraw."""
     classes = _classes(np.asarray(labels), class_names)
-    for name, _, marker in classes:  # legend entries only: the codes are in the picture
-        fig.add_scatter(x=[None], y=[None], mode="markers", name=name, marker=marker, legendgroup=name)
     colours = [marker["color"] for _, _, marker in classes]
     picture = codes_picture(x, y, _class_index(labels, classes), colours, lim)
-    fig.add_layout_image(
-        source=png_data_uri(picture, level=1),
-        xref="x",
-        yref="y",
-        x=-lim,
-        y=lim,
-        sizex=2 * lim,
-        sizey=2 * lim,
-        sizing="stretch",
-        layer="above",
-    )
-    _plane_layout(fig, ("z1", "z2"), height, lim, one_d=False, clicks=False)
-    fig.update_layout(showlegend=bool(len(class_names)))
-    return fig
+    return png_data_uri(picture, level=1), [(name, marker["color"]) for name, _, marker in classes]
 
 
 def codes_picture(

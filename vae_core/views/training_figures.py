@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,25 +30,8 @@ def training_curves(steps: Sequence[Any], epochs: Sequence[Any], *, max_points: 
     read, traces are plain dicts over one cached subplot layout, and the thinning keeps every
     ``2**j``-th step, so a live curve's points stay put and only halve now and then.
     """
-    kept = _thinned(steps, max_points)
-    traces = []
-    if kept:
-        x = column(kept, "step", int)
-        kl = column(kept, "kl")
-        for row, (name, y) in enumerate(
-            (("recon", column(kept, "recon")), ("KL", kl), ("ELBO", column(kept, "elbo"))), 1
-        ):
-            traces.append(_line(row, x, y, f"{name} (batch)", "each training batch", PALETTE[0], width=1, opacity=0.6))
-        beta_kl = column(kept, "beta") * kl
-        name = "β·KL (batch, in the loss)"
-        traces.append(_line(2, x, beta_kl, name, name, PALETTE[1], width=1, dash="dot", opacity=0.8))
-    if epochs:
-        x = column(epochs, "step", int)
-        mode = "lines+markers" if len(epochs) <= MARKED_EPOCHS else "lines"
-        for row, (term, name) in enumerate((("recon", "recon"), ("kl", "KL"), ("elbo", "ELBO")), 1):
-            for split, color in (("train", PALETTE[2]), ("test", PALETTE[3])):
-                y = column(epochs, f"{split}_{term}")
-                traces.append(_line(row, x, y, f"{name} {split} (epoch)", f"{split} set, per epoch", color, mode=mode))
+    curves = curve_series(steps, epochs, max_points)
+    traces = [_line(c.row, c.x, c.y, c.name, c.kind, c.color, **c.style) for c in curves]
     seen: set[str] = set()
     for trace in traces:  # one legend entry per kind, on its first trace
         trace["showlegend"] = trace["legendgroup"] not in seen
@@ -55,7 +39,50 @@ def training_curves(steps: Sequence[Any], epochs: Sequence[Any], *, max_points: 
     return go.Figure(data=traces, layout=_curves_layout())
 
 
-def _thinned(rows: Sequence[Any], max_points: int) -> Sequence[Any]:
+@dataclass(frozen=True)
+class Curve:
+    """One line of the training curves: on panel ``row`` (1 recon, 2 KL, 3 ELBO), ``name`` its
+    own, ``kind`` its legend entry (shared by the three panels), ``style`` plotly's line style
+    (``mode``, ``opacity``, ``width``, ``dash``). The plotly figure and the live chart
+    (``vae_core.views.live``) draw the same list."""
+
+    row: int
+    x: np.ndarray
+    y: np.ndarray
+    name: str
+    kind: str
+    color: str
+    style: dict[str, Any]
+
+
+def curve_series(steps: Sequence[Any], epochs: Sequence[Any], max_points: int = 1000) -> list[Curve]:
+    """The curves of ``training_curves``: per step (thinned to at most ``max_points``) the three
+    terms and β·KL, per epoch the train and test set's."""
+    kept = thinned(steps, max_points)
+    out = []
+    if kept:
+        x = column(kept, "step", int)
+        kl = column(kept, "kl")
+        batch = dict(width=1, opacity=0.6)
+        for row, (name, y) in enumerate(
+            (("recon", column(kept, "recon")), ("KL", kl), ("ELBO", column(kept, "elbo"))), 1
+        ):
+            out.append(Curve(row, x, y, f"{name} (batch)", "each training batch", PALETTE[0], batch))
+        name = "β·KL (batch, in the loss)"
+        beta_kl = column(kept, "beta") * kl
+        out.append(Curve(2, x, beta_kl, name, name, PALETTE[1], dict(width=1, dash="dot", opacity=0.8)))
+    if epochs:
+        x = column(epochs, "step", int)
+        mode = "lines+markers" if len(epochs) <= MARKED_EPOCHS else "lines"
+        for row, (term, name) in enumerate((("recon", "recon"), ("kl", "KL"), ("elbo", "ELBO")), 1):
+            for split, color in (("train", PALETTE[2]), ("test", PALETTE[3])):
+                y = column(epochs, f"{split}_{term}")
+                kind = f"{split} set, per epoch"
+                out.append(Curve(row, x, y, f"{name} {split} (epoch)", kind, color, {"mode": mode}))
+    return out
+
+
+def thinned(rows: Sequence[Any], max_points: int) -> Sequence[Any]:
     """Every ``2**j``-th row (the smallest such stride that leaves at most ``max_points``)."""
     stride = 1
     while len(rows) > stride * max_points:
@@ -81,6 +108,7 @@ def _curves_layout() -> dict[str, Any]:
 def _line(row: int, x: np.ndarray, y: np.ndarray, name: str, kind: str, color: str, **style: Any) -> dict[str, Any]:
     """A scatter trace on subplot ``row`` of the training curves, as a plain dict: ``name`` its own,
     ``kind`` its legend entry (shared by the three panels)."""
+    style = dict(style)
     mode = style.pop("mode", "lines")
     opacity = style.pop("opacity", 1.0)
     axis = "" if row == 1 else str(row)
@@ -111,7 +139,7 @@ def with_cursor(fig: go.Figure, step: int) -> go.Figure:
 def beta_schedule_figure(steps: Sequence[Any], changes: Sequence[tuple[int, float]] = ()) -> go.Figure:
     """β, the weight of the KL term, against the optimizer step (a KL warm-up's ramp, a live
     change's jump); ``changes`` (0-based step, β) are marked where a person moved β."""
-    kept = _thinned(steps, 1000)
+    kept = thinned(steps, 1000)
     x, y = column(kept, "step", int), column(kept, "beta")
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line=dict(color=PALETTE[1], shape="hv"), name="β"))
     fig.data[0].hovertemplate = "step %{x}: β = %{y:.3g}<extra></extra>"
@@ -131,20 +159,29 @@ def beta_schedule_figure(steps: Sequence[Any], changes: Sequence[tuple[int, floa
     return fig
 
 
+def kl_bar_parts(
+    kl_per_dim: Sequence[float], active_units: int, *, threshold: float = 0.01
+) -> tuple[list[str], list[str], str]:
+    """The bars' labels (z1, z2, ...), colours (grey: a collapsed unit, under ``threshold`` nats)
+    and title: what ``kl_bars`` and the live chart (``vae_core.views.live``) draw."""
+    colors = [PALETTE[0] if v >= threshold else COLLAPSED for v in np.asarray(kl_per_dim, dtype=float)]
+    title = f"KL per latent dimension — {active_units} of {len(colors)} units active"
+    return [f"z{d + 1}" for d in range(len(colors))], colors, title
+
+
 def kl_bars(kl_per_dim: Sequence[float], active_units: int, *, threshold: float = 0.01) -> go.Figure:
     """Test-set KL per latent dimension; a bar near 0 is a collapsed unit (q(z_d|x) = p(z_d))."""
-    kl = np.asarray(kl_per_dim, dtype=float)
-    colors = [PALETTE[0] if v >= threshold else COLLAPSED for v in kl]
+    labels, colors, title = kl_bar_parts(kl_per_dim, active_units, threshold=threshold)
     fig = go.Figure(
         go.Bar(
-            x=[f"z{d + 1}" for d in range(len(kl))],
-            y=kl,
+            x=labels,
+            y=np.asarray(kl_per_dim, dtype=float),
             marker_color=colors,
             hovertemplate="%{x}: KL %{y:.4f} nats<extra></extra>",
         )
     )
     fig.update_layout(
-        title=f"KL per latent dimension — {active_units} of {len(kl)} units active",
+        title=title,
         yaxis_title="nats",
         height=300,
         margin=room(l=75, t=40, b=40),
