@@ -29,7 +29,7 @@ from vae_core.vae.train import EpochInfo
 from vae_core.views.arrays import prior_samples
 from vae_core.views.export import codes_csv, epochs_csv, model_bytes, model_file_name
 from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter
-from vae_core.views.live import beta_payload, codes_payload, curves_payload, kl_payload
+from vae_core.views.live import beta_payload, curves_payload, kl_payload, live_model_views
 from vae_core.views.training_figures import beta_schedule_figure, kl_bars, training_curves
 from vae_core.views.wording import (
     collapse_warning,
@@ -207,29 +207,29 @@ def kl_view_ui(last: EpochInfo) -> None:
 
 def model_views_ui(model) -> None:
     x, y = test_set(config.dataset, config.train.binarize)
+    images = config.info.image_shape is not None
+    if running:  # made once per publish of the weights, for every viewer of the run
+        live = live_model_views(model, x, y, config.info.class_names, n_shown=N_SHOWN, images=images)
     with torch.inference_mode():
-        if config.info.image_shape is None:
+        if not images:
             fig = data_space_figure(x.numpy(), y, prior_samples(model, len(x), seed=0).numpy(), height=320)
             chart_ui(fig, key="train_data_space")
         else:
             st.markdown("**Test images (top) and their reconstructions E[x | z = μ(x)] (bottom)**")
-            images_ui(torch.cat([x[:N_SHOWN], model(x[:N_SHOWN])]), config, N_SHOWN)
-        if config.model.latent_dim == 2:
+            recon = live.reconstructions if running else model(x[:N_SHOWN])
+            images_ui(torch.cat([x[:N_SHOWN], recon]), config, N_SHOWN)
+        if config.model.latent_dim == 2 and running:  # redrawn every poll: one picture, on the canvas chart
+            label = f"The {len(x):,} test codes in the latent plane, coloured by label"
+            live_chart_ui(live.codes, "live_scatter", 400, label)
+            st.caption(
+                f"All {len(x):,} test codes, drawn as one picture while it trains; "
+                "hover over a code, or click a label to show its class alone, once it ends."
+            )
+        elif config.model.latent_dim == 2:
             mu = encode_dataset(model, x)[0].numpy()
             lim, names = latent_limit(mu), config.info.class_names
-            if running:  # redrawn every poll: one picture of the codes, on the canvas chart
-                label = f"The {len(x):,} test codes in the latent plane, coloured by label"
-                live_chart_ui(codes_payload(mu[:, 0], mu[:, 1], y, names, lim=lim), "live_scatter", 400, label)
-            else:
-                fig = latent_scatter(
-                    mu[:, 0], mu[:, 1], y, names, lim=lim, prior=True, height=400, gl=len(mu) > SVG_POINTS
-                )
-                chart_ui(fig, key="train_scatter")
-            if running:
-                st.caption(
-                    f"All {len(x):,} test codes, drawn as one picture while it trains; "
-                    "hover over a code, or click a label to show its class alone, once it ends."
-                )
+            fig = latent_scatter(mu[:, 0], mu[:, 1], y, names, lim=lim, prior=True, height=400, gl=len(mu) > SVG_POINTS)
+            chart_ui(fig, key="train_scatter")
 
 
 def codes_file() -> str:

@@ -10,11 +10,14 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from vae_core import build_model, make_config
+from vae_core.vae.evaluate import encode_dataset
 from vae_core.vae.train import EpochInfo, StepInfo
-from vae_core.views.latent_figures import codes_picture
-from vae_core.views.live import beta_payload, codes_payload, curves_payload, finite, kl_payload
+from vae_core.views.latent_figures import codes_picture, latent_limit
+from vae_core.views.live import beta_payload, codes_payload, curves_payload, finite, kl_payload, live_model_views
 from vae_core.views.style import COLLAPSED, PALETTE
 from vae_core.views.training_figures import beta_schedule_figure, kl_bars, training_curves
 
@@ -105,3 +108,28 @@ def test_the_live_codes_are_the_codes_picture_with_a_legend_per_class():
     shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGBA"))
     expected = codes_picture(x, y, labels, list(PALETTE[:3]), 4.0)
     np.testing.assert_array_equal(shown, expected)  # the picture is lossless: every code where it is
+
+
+def test_the_live_model_views_are_made_once_per_publish_for_every_viewer(monkeypatch):
+    """One model object per publish of the weights (Job.live_model): every viewer's poll of it
+    gets the same views, computed once; the next publish's model gets its own, equal to a fresh
+    computation."""
+    import vae_core.views.live as live
+
+    config = make_config("digits", latent_dim=2)
+    x, labels = torch.rand(300, config.info.x_dim), np.arange(300) % 10
+    names = config.info.class_names
+    calls = []
+    monkeypatch.setattr(live, "encode_dataset", lambda m, data: calls.append(m) or encode_dataset(m, data))
+    published = build_model(config.model, seed=0).eval()
+    first = [live_model_views(published, x, labels, names, n_shown=10, images=True) for _ in range(3)]
+    assert first[0] is first[1] is first[2] and calls == [published], "three viewers, one encoding"
+    later = build_model(config.model, seed=1).eval()
+    assert live_model_views(later, x, labels, names, n_shown=10, images=True) is not first[0]
+    with torch.inference_mode():
+        mu = encode_dataset(published, x)[0].numpy()
+        assert torch.equal(first[0].reconstructions, published(x[:10]))
+    expected = codes_payload(mu[:, 0], mu[:, 1], labels, names, lim=latent_limit(mu))
+    assert first[0].codes == expected and len(calls) == 2
+    deeper = build_model(make_config("digits", latent_dim=5).model, seed=0).eval()
+    assert live_model_views(deeper, x, labels, names, n_shown=10, images=True).codes is None, "no plane above 2-D"

@@ -10,12 +10,18 @@ two. The finished run's charts are plotly's again, with hover, zoom and the came
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
-from vae_core.views.latent_figures import codes_picture_parts
+from vae_core.vae.evaluate import encode_dataset
+from vae_core.vae.model import VAE
+from vae_core.views.latent_figures import codes_picture_parts, latent_limit
 from vae_core.views.style import COLLAPSED, PALETTE, column
 from vae_core.views.training_figures import CURVE_TITLES, curve_series, kl_bar_parts, thinned
 
@@ -83,3 +89,37 @@ def codes_payload(
     picture, legend = codes_picture_parts(x, y, labels, class_names, lim)
     entries = [list(entry) for entry in legend]
     return {"kind": "codes", "picture": picture, "lim": float(lim), "legend": entries, "titles": ["z1", "z2"]}
+
+
+@dataclass(frozen=True)
+class LiveModelViews:
+    """What the Train page shows of a running run's model: the first test images' reconstructions
+    E[x | z = μ(x)] and, for a 2-D latent, the codes' payload (None otherwise)."""
+
+    reconstructions: torch.Tensor
+    codes: dict[str, Any] | None
+
+
+_views: weakref.WeakKeyDictionary[VAE, LiveModelViews] = weakref.WeakKeyDictionary()
+_views_lock = threading.Lock()
+
+
+def live_model_views(
+    model: VAE, x: torch.Tensor, labels: np.ndarray, class_names: Sequence[str], *, n_shown: int, images: bool
+) -> LiveModelViews:
+    """``LiveModelViews`` of ``model``, the job's model as of one publish of its weights (one
+    object per publish, shared by every viewer of the run: ``Job.live_model``), for the test set
+    ``x`` (rows of pixels where ``images``) and its ``labels``: made once for all of them. A
+    class of 30 watching one MNIST run would otherwise encode the 10,000 test images 30 times
+    every 3 s, on the cores that train it."""
+    with _views_lock:  # viewers of the same publish wait for the first one's result
+        found = _views.get(model)
+        if found is None:
+            with torch.inference_mode():
+                recon = model(x[:n_shown]) if images else x[:0]
+                codes = None
+                if model.config.latent_dim == 2:
+                    mu = encode_dataset(model, x)[0].numpy()
+                    codes = codes_payload(mu[:, 0], mu[:, 1], labels, class_names, lim=latent_limit(mu))
+            found = _views[model] = LiveModelViews(recon, codes)
+        return found
