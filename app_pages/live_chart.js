@@ -85,8 +85,8 @@ function draw(chart) {
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, W, H);
   const s = data.scale || 1;
-  const ink = getComputedStyle(chart.root).color;
-  const pen = { ctx, s, ink, font: `${FONT * s}px ${getComputedStyle(chart.root).fontFamily}` };
+  const style = getComputedStyle(chart.root); // the theme's ink and type
+  const pen = { ctx, s, ink: style.color, font: `${FONT * s}px ${style.fontFamily}` };
   ctx.font = pen.font;
   const points = { n: 0, xMax: null };
   if (data.kind === "lines") drawLines(pen, data, W, H, points);

@@ -23,7 +23,14 @@ from vae_core.vae.evaluate import encode_dataset
 from vae_core.vae.model import VAE
 from vae_core.views.latent_figures import codes_picture_parts, latent_limit
 from vae_core.views.style import COLLAPSED, PALETTE, column
-from vae_core.views.training_figures import CURVE_TITLES, curve_series, kl_bar_parts, thinned
+from vae_core.views.training_figures import (
+    BETA_POINTS,
+    BETA_TITLE,
+    CURVE_TITLES,
+    curve_series,
+    kl_bar_parts,
+    thinned,
+)
 
 PLOTLY_LINE_WIDTH = 2  # plotly's default, for a curve that names none
 
@@ -57,13 +64,13 @@ def curves_payload(steps: Sequence[Any], epochs: Sequence[Any], *, max_points: i
 
 def beta_payload(steps: Sequence[Any], changes: Sequence[tuple[int, float]] = ()) -> dict[str, Any]:
     """``beta_schedule_figure`` for the live chart: β by step (a step line) and the live changes."""
-    kept = thinned(steps, 1000)
+    kept = thinned(steps, BETA_POINTS)
     line = {"panel": 0, "name": "β", "color": PALETTE[1], "width": PLOTLY_LINE_WIDTH, "shape": "hv"}
     series = [line | {"x": column(kept, "step", int).tolist(), "y": finite(column(kept, "beta"))}]
     if changes:
         marks = {"panel": 0, "name": "moved live", "color": COLLAPSED, "markers": True, "lines": False}
         series.append(marks | {"x": [s + 1 for s, _ in changes], "y": finite([b for _, b in changes])})
-    panel = {"title": "β, the weight of the KL term in the loss, by step", "y_title": "β", "from_zero": True}
+    panel = {"title": BETA_TITLE, "y_title": "β", "from_zero": True}
     return {"kind": "lines", "panels": [panel], "x_title": "optimizer step", "series": series, "legend": False}
 
 

@@ -15,6 +15,8 @@ from plotly.subplots import make_subplots
 from vae_core.views.style import COLLAPSED, NATS, PALETTE, column, room
 
 CURVE_TITLES = ("Reconstruction  E_q[log p(x|z)]", "KL(q(z|x) ‖ p(z))", "ELBO")
+BETA_TITLE = "β, the weight of the KL term in the loss, by step"
+BETA_POINTS = 1000  # the β chart's steps are thinned to at most this many
 MARKED_EPOCHS = 60  # up to this many epoch points get markers; beyond, styling each marker costs the browser
 
 
@@ -139,7 +141,7 @@ def with_cursor(fig: go.Figure, step: int) -> go.Figure:
 def beta_schedule_figure(steps: Sequence[Any], changes: Sequence[tuple[int, float]] = ()) -> go.Figure:
     """β, the weight of the KL term, against the optimizer step (a KL warm-up's ramp, a live
     change's jump); ``changes`` (0-based step, β) are marked where a person moved β."""
-    kept = thinned(steps, 1000)
+    kept = thinned(steps, BETA_POINTS)
     x, y = column(kept, "step", int), column(kept, "beta")
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line=dict(color=PALETTE[1], shape="hv"), name="β"))
     fig.data[0].hovertemplate = "step %{x}: β = %{y:.3g}<extra></extra>"
@@ -149,7 +151,7 @@ def beta_schedule_figure(steps: Sequence[Any], changes: Sequence[tuple[int, floa
         fig.add_scatter(x=cx, y=cy, mode="markers", marker=marks, name="moved live", meta="changes")
         fig.data[-1].hovertemplate = "moved to β = %{y:g} at step %{x}<extra></extra>"
     fig.update_layout(
-        title="β, the weight of the KL term in the loss, by step",
+        title=BETA_TITLE,
         xaxis_title="optimizer step",
         yaxis=dict(title="β", rangemode="tozero"),
         height=240,
