@@ -93,6 +93,29 @@ def test_the_built_views_on_disk_equal_a_fresh_computation(trained, x):
     again.close()
 
 
+def test_the_worker_loads_a_model_when_a_page_first_asks_about_it(trained, monkeypatch):
+    """The first want of a model has the worker load it and its test set (seconds on a busy core),
+    once, ahead of any piece: a new image's first piece does not wait for them."""
+    service = ViewService(workers=1, threads=1)
+    sent = []
+    submit = service._submit
+    monkeypatch.setattr(service, "_submit", lambda fn, *args: sent.append(fn.__name__) or submit(fn, *args))
+    try:
+        ref = model_ref(trained)
+        service.want("a", ref, [S.numbers((20, 21))])  # not among the stored views
+        service.want("b", ref, [S.numbers((21, 22))])
+        wait_idle(service, "a")
+        wait_idle(service, "b")
+        assert sent[0] == "prepare" and sent.count("prepare") == 1
+        assert sent.count("work") == 2
+    finally:
+        service.close()
+    view_worker._trained.cache_clear()
+    view_worker.prepare(ref.root, ref.config)  # what the worker ran: both loads are kept
+    assert view_worker._trained.cache_info().currsize == 1
+    assert view_worker.test_inputs.cache_info().currsize >= 1
+
+
 def test_a_damaged_or_foreign_views_file_is_computed_again(trained, x, tmp_path):
     entry = tmp_path / "entry"
     entry.mkdir()

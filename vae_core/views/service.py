@@ -17,6 +17,7 @@ background thread of this process instead), ``VAE_LAB_VIEW_THREADS`` torch's thr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -99,6 +100,7 @@ class ViewService:
         self._order = itertools.count()
         self._executor: ProcessPoolExecutor | None = None
         self._threads: list[threading.Thread] = []
+        self._prepared: set[str] = set()  # models the worker was asked to load
         self._closed = False
 
     # -- what pages call ---------------------------------------------------------------------
@@ -106,6 +108,7 @@ class ViewService:
     def want(self, owner: str, ref: ModelRef, pieces: list[Piece], priority: int = 0) -> dict[str, Any]:
         """The known values of ``pieces`` by name (missing ones absent); the rest is queued for
         ``owner``, whose earlier wishes that are not among ``pieces`` are dropped."""
+        self._prepare(ref)  # before the first piece reaches the worker
         with self._cond:
             state = self._model(ref)
             names = {p.name for p in pieces}
@@ -211,6 +214,16 @@ class ViewService:
                 self._models.popitem(last=False)
         self._models.move_to_end(ref.key)
         return state
+
+    def _prepare(self, ref: ModelRef) -> None:
+        """Have the worker load a model and its test set the first time a page asks about it, so
+        that the first piece it computes (a new test image's) does not wait for them."""
+        with self._cond:
+            if not self.workers or self._closed or ref.key in self._prepared:
+                return
+            self._prepared.add(ref.key)
+        with contextlib.suppress(BrokenProcessPool, RuntimeError):  # a warm-up: a piece reports failures
+            self._submit(view_worker.prepare, ref.root, ref.config)
 
     def _start(self) -> None:
         while len(self._threads) < max(1, self.workers):

@@ -27,6 +27,13 @@ def warm() -> None:
     """Nothing: the worker's imports and its initializer are the point."""
 
 
+def prepare(root: str, config: RunConfig) -> None:
+    """Load a model and its test set now (a second or two on a busy core), while its page is
+    drawn from stored views, not when the first piece of a new image is asked for."""
+    _trained(root, config)
+    test_inputs(config.dataset, config.train.binarize)
+
+
 @functools.lru_cache(maxsize=4)
 def _trained(root: str, config: RunConfig) -> TrainedModel:
     trained = lookup(config, root)
