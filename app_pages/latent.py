@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from app_pages.codes_chart import codes_chart_ui
 from app_pages.common import (
     chart_ui,
     collapse_warning_ui,
@@ -21,7 +22,7 @@ from app_pages.latent_pad import STEP, latent_pad_ui, place_sliders
 from app_pages.url import write_url
 from vae_core.views import stored as S
 from vae_core.views.arrays import as_images, decode_at, interpolate, manifold, manifold_codes, prior_samples
-from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter, manifold_figure
+from vae_core.views.latent_figures import codes_payload, data_space_figure, latent_limit, manifold_figure
 from vae_core.views.projection import project
 from vae_core.views.service import view_service
 
@@ -62,12 +63,11 @@ bound = latent_limit(mu[:, dims])  # the prior's ±3 at least: a collapsed model
 place_sliders([st.session_state.get(key, 0.0) for key in ("z1", "z2")], bound)
 
 
-def pick() -> None:
-    """A click on a code: its customdata is the test-set row (the marks on top have none)."""
-    rows = [p["customdata"] for p in st.session_state.latent_scatter.selection.points if "customdata" in p]
-    if rows:
-        st.session_state.picked = int(rows[0][0] if isinstance(rows[0], list) else rows[0])
-        place_sliders(mu[st.session_state.picked, dims], bound)
+def pick(row: int) -> None:
+    """A click on a code (of test-set row ``row``): show that image, move the sliders to its code."""
+    if 0 <= row < len(x):
+        st.session_state.picked = row
+        place_sliders(mu[row, dims], bound)
 
 
 @st.fragment
@@ -107,14 +107,24 @@ def scatter_ui() -> None:
     sy = mu[:, dims[1]] if len(dims) == 2 else jitter
     titles = (f"z{dims[0] + 1}", f"z{dims[1] + 1}" if len(dims) == 2 else "label (jittered)")
     two = len(dims) == 2
-    fig = latent_scatter(
-        mu[:, dims[0]], sy, y, info.class_names, picked=picked, titles=titles, lim=bound, prior=two, one_d=not two
+    payload = codes_payload(
+        mu[:, dims[0]],
+        sy,
+        y,
+        info.class_names,
+        codes_id=f"{mid}:{dims}",
+        picked=picked,
+        titles=titles,
+        lim=bound,
+        prior=two,
+        one_d=not two,
     )
     with left:
-        chart_ui(fig, key="latent_scatter", on_select=pick, selection_mode="points")
+        codes_chart_ui(payload, "latent_scatter", on_pick=pick)
     left.caption(
         "Test images at their posterior means μ(x), on the prior's scale (dotted: its 1, 2 and 3σ circles). "
-        "Click a point to move the sliders there; click a label to show that class alone."
+        "Click a point to show that image and move the sliders there; click a label to show that class alone. "
+        "Scroll to zoom, drag to pan, double-click for the whole plane."
     )
     if picked is not None and info.image_shape:
         with right, torch.inference_mode():
@@ -177,8 +187,11 @@ def projection_ui(method: str, polling: bool) -> None:
         st.rerun()
     idx, xy = result
     lim = latent_limit(xy) if method == "PCA" else None  # a rotation of the codes: the prior's scale still holds
-    fig = latent_scatter(xy[:, 0], xy[:, 1], y[idx], info.class_names, titles=(f"{method} 1", f"{method} 2"), lim=lim)
-    chart_ui(fig, key="projection_chart")
+    titles = (f"{method} 1", f"{method} 2")
+    payload = codes_payload(
+        xy[:, 0], xy[:, 1], y[idx], info.class_names, codes_id=f"{mid}:{method}", rows=idx, titles=titles, lim=lim
+    )
+    codes_chart_ui(payload, "projection_chart")  # hover names a code; a pick is the z-plane's
 
 
 if D > 2:

@@ -21,7 +21,7 @@ _chart = st.components.v2.component(
     "vae_lab.live_chart",
     html=HTML,
     css=(HERE / "live_chart.css").read_text(),
-    js=(HERE / "live_chart.js").read_text(),
+    js=(HERE / "chart_canvas.js").read_text() + (HERE / "live_chart.js").read_text(),
 )
 
 

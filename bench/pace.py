@@ -121,7 +121,9 @@ def measure_views(url: str, prefix: str, dataset: str, tsne: bool) -> dict[str, 
             settled(page)
             t0 = time.perf_counter()
             page.get_by_text("t-SNE", exact=True).click()
-            page.locator(".js-plotly-plot").filter(has_text="t-SNE 1").wait_for(timeout=TIMEOUT_MS)
+            page.locator(".st-key-projection_chart .codes-root[data-x-title='t-SNE 1'][data-draws]").wait_for(
+                timeout=TIMEOUT_MS
+            )
             settled(page)
             out[f"{prefix}tsne_s"] = time.perf_counter() - t0
         browser.close()

@@ -132,18 +132,65 @@ def test_the_posterior_legend_is_readable_in_a_dark_theme(lecture_server, browse
     context.close()
 
 
-def test_a_legend_click_shows_one_class_alone(lecture_server, page):
+def test_the_codes_chart_names_picks_isolates_and_zooms(lecture_server, page):
+    """The Latent page's canvas of the 10,000-marker scatter it replaced: hover names a test image,
+    a click picks it (its picture and reconstruction, the sliders at its code), a legend click shows
+    one class alone, the wheel zooms and a double click goes back."""
+    import json
+
+    from playwright.sync_api import expect
+
     page.goto(f"{lecture_server}/latent?dataset=digits&latent_dim=2&beta=1")
-    settle(page, ".pad-legend .pad-chip")
-    scatter = page.locator(".st-key-latent_scatter .js-plotly-plot")
-    three = page.locator(".legendtext", has_text=re.compile(r"^3$"))
-    scatter.locator(".legend .traces").filter(has=three).locator(".legendtoggle").click()
-    shown = "g => [...new Set(g.data.filter(t => t.customdata && t.visible !== 'legendonly').map(t => t.name))]"
-    one = f"sel => ({shown})(document.querySelector(sel)).length === 1"
-    page.wait_for_function(one, arg=".st-key-latent_scatter .js-plotly-plot")
-    assert scatter.evaluate(shown) == ["3"]
-    page.locator(".pad-chip", has_text="3").click()  # the pad's legend too
-    assert page.locator(".pad-root").get_attribute("data-only") == "3"
+    settle(page, ".st-key-latent_scatter .codes-root[data-draws]")
+    root = page.locator(".st-key-latent_scatter .codes-root")
+    canvas = root.locator("canvas")
+    canvas.scroll_into_view_if_needed()
+    assert root.get_attribute("data-points") == "360" and root.get_attribute("data-shown") == ",".join(
+        map(str, range(10))
+    )
+    box = canvas.bounding_box()
+    tip = root.locator(".codes-tip")
+    found = None
+    for fx in np.linspace(0.2, 0.6, 9):  # sweep the plane until the pointer is over a code
+        for fy in np.linspace(0.2, 0.7, 9):
+            page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+            if tip.is_visible():
+                found = (fx, fy)
+                break
+        if found:
+            break
+    assert found, "no code under the pointer anywhere on the plane"
+    said = re.match(r"test image #(\d+): (\d) \((-?[\d.]+), (-?[\d.]+)\)", tip.inner_text())
+    assert said, tip.inner_text()
+    row, z1 = int(said[1]), float(said[3])
+    page.mouse.click(box["x"] + found[0] * box["width"], box["y"] + found[1] * box["height"])
+    expect(page.get_by_text(f"Test image #{row}: original (left) and reconstruction (right)")).to_be_visible()
+    near = "([sel, z]) => Math.abs(parseFloat(document.querySelector(sel).getAttribute('aria-valuetext')) - z) <= 0.03"
+    page.wait_for_function(near, arg=["input[aria-label='z₁']", z1])  # the sliders at its code (their 0.05 steps)
+    legend = {e["name"]: e for e in json.loads(root.get_attribute("data-legend"))}
+    three = legend["3"]
+    page.mouse.click(box["x"] + three["x"] + 5, box["y"] + three["y"] + three["h"] / 2)
+    expect(root).to_have_attribute("data-shown", "3")
+    assert 0 < int(root.get_attribute("data-points")) < 360
+    page.mouse.click(box["x"] + three["x"] + 5, box["y"] + three["y"] + three["h"] / 2)
+    expect(root).to_have_attribute("data-shown", ",".join(map(str, range(10))))
+    whole = root.get_attribute("data-view")
+    page.mouse.move(box["x"] + 0.35 * box["width"], box["y"] + 0.4 * box["height"])
+    page.mouse.wheel(0, -400)  # in, about the pointer
+    expect(root).not_to_have_attribute("data-view", whole)
+    x0, x1, *_ = map(float, root.get_attribute("data-view").split(","))
+    w0, w1, *_ = map(float, whole.split(","))
+    assert x1 - x0 < 0.8 * (w1 - w0)
+    canvas.dblclick(position={"x": 0.35 * box["width"], "y": 0.4 * box["height"]})
+    expect(root).to_have_attribute("data-view", whole)
+    save = root.locator(".codes-save").bounding_box()
+    for entry in legend.values():  # the PNG button covers no legend entry
+        assert not overlaps(
+            save, {"x": box["x"] + entry["x"], "y": box["y"] + entry["y"], "width": entry["w"], "height": entry["h"]}
+        )
+    with page.expect_download() as download:
+        root.locator(".codes-save").click()
+    assert download.value.suggested_filename == "latent_scatter.png"
 
 
 def sizes(page) -> dict[str, float]:
@@ -152,8 +199,8 @@ def sizes(page) -> dict[str, float]:
     assert len(set(drawn)) == 1, f"the canvas is drawn at its displayed size, square: {drawn}"
     image = page.locator(".pad-image").bounding_box()["width"]
     tiles = page.locator(".st-key-manifold .js-plotly-plot").bounding_box()["width"]
-    marker = page.locator(".st-key-latent_scatter .js-plotly-plot").evaluate("g => g.data[3].marker.size")
-    font = page.locator(".st-key-latent_scatter .js-plotly-plot").evaluate("g => g._fullLayout.font.size")
+    codes = page.locator(".st-key-latent_scatter .codes-root")
+    marker, font = float(codes.get_attribute("data-radius")), float(codes.get_attribute("data-font"))
     return {"plane": plane, "image": image, "tiles": tiles, "marker": marker, "font": font}
 
 

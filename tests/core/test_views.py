@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 import torch
@@ -24,11 +26,13 @@ from vae_core.views.arrays import (
 from vae_core.views.estimate_figures import log_k_figure, posterior_figure, posterior_multiples
 from vae_core.views.latent_figures import (
     PICTURE_SIDE,
+    codes_payload,
     codes_picture,
     latent_limit,
     latent_scatter,
     manifold_figure,
 )
+from vae_core.views.pad import decode_f32
 from vae_core.views.projection import project
 from vae_core.views.style import PALETTE, enlarged
 from vae_core.views.training_figures import kl_bars, training_curves
@@ -133,6 +137,33 @@ def test_the_latent_plane_is_drawn_on_the_priors_scale():
     assert [round(max(t.x), 3) for t in rings] == [1, 2, 3]
     one_d = latent_scatter(tiny[0], tiny[1], np.zeros(300, int), ["a"], lim=3.0, one_d=True)
     assert list(one_d.layout.xaxis.range) == [-3, 3] and one_d.layout.yaxis.range is None
+
+
+def test_the_codes_charts_payload_is_the_scatters_codes_in_one_shuffled_order():
+    """The canvas chart of the Latent page draws what ``latent_scatter`` draws: each row's code, its
+    class's colour, the same ranges; in one fixed shuffle (no class wholly over another)."""
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 10, 3000)
+    xy = rng.normal(size=(2, 3000))
+    names = [str(c) for c in range(10)]
+    fig = latent_scatter(xy[0], xy[1], labels, names, lim=3.0, prior=True, picked=5)
+    payload = codes_payload(xy[0], xy[1], labels, names, codes_id="m:[0, 1]", lim=3.0, prior=True, picked=5)
+    rows = np.frombuffer(base64.b64decode(payload["rows"]), dtype="<u4")
+    drawn = decode_f32(payload["xy"], (len(rows), 2))
+    colour = np.frombuffer(base64.b64decode(payload["labels"]), dtype=np.uint8)
+    assert sorted(rows) == list(range(3000)) and list(rows[:20]) != sorted(rows[:20])  # every row, shuffled
+    for trace in (t for t in fig.data if t.customdata is not None):
+        order = np.argsort(rows)[trace.customdata]  # where each of the trace's rows is drawn
+        np.testing.assert_allclose(drawn[order], np.stack([trace.x, trace.y], 1), atol=1e-6)  # float32
+        assert {payload["classes"][c][1] for c in colour[order]} == {trace.marker.color}
+        assert {payload["classes"][c][0] for c in colour[order]} == {trace.name}
+    assert payload["x_range"] == list(fig.layout.xaxis.range) and payload["y_range"] == list(fig.layout.yaxis.range)
+    assert payload["square"] and payload["prior"] and payload["picked"] == 5
+    sub = codes_payload(xy[0, :4], xy[1, :4], labels[:4], names, codes_id="t", rows=np.array([7, 9, 11, 40]))
+    assert sorted(np.frombuffer(base64.b64decode(sub["rows"]), dtype="<u4")) == [7, 9, 11, 40]  # test-set rows
+    assert sub["x_range"] is None and not sub["square"]  # no lim: the data's own extent
+    one_d = codes_payload(xy[0], xy[1], labels, names, codes_id="1d", lim=3.0, one_d=True)
+    assert one_d["x_range"] == [-3.0, 3.0] and one_d["y_range"] is None and not one_d["square"]
 
 
 def test_the_manifold_tiles_carry_their_z_on_hover():

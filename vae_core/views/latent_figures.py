@@ -3,6 +3,7 @@ beside the model's samples."""
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from vae_core.views.arrays import png_data_uri, tile
 from vae_core.views.colour import rgb
+from vae_core.views.pad import encode_f32
 from vae_core.views.style import PALETTE, room
 
 PRIOR_LIMIT = 3.0  # the latent plane shows at least ±3: the prior N(0, I) holds 99.7% of each axis there
@@ -79,6 +81,57 @@ def latent_scatter(
     return fig
 
 
+def codes_payload(
+    x: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    codes_id: str,
+    rows: np.ndarray | None = None,
+    picked: int | None = None,
+    titles: tuple[str, str] = ("z1", "z2"),
+    lim: float | None = None,
+    prior: bool = False,
+    one_d: bool = False,
+    height: int = 460,
+) -> dict[str, Any]:
+    """What the codes chart (``app_pages/codes_chart.js``) draws: ``latent_scatter``'s chart, the
+    codes (N,) x (N,) as base64 float32 (x, y) pairs in drawing order (``draw_order``), the
+    test-set row (uint32: ``rows``, default 0 .. N-1) and the class (uint8, an index into
+    ``classes``) of each; ``picked`` a test-set row to ring; ``lim`` and
+    ``one_d`` fix the ranges as there (None: the data's extent). ``codes_id`` names the codes, so
+    the chart keeps its zoom and legend choice while they stay the same."""
+    labels = np.asarray(labels)
+    classes = _classes(labels, class_names)
+    order = draw_order(len(labels))
+    xy = np.column_stack([np.asarray(x), np.asarray(y)])[order]
+    square = lim is not None and not one_d
+    n = len(labels)
+    return {
+        "codes_id": codes_id,
+        "xy": encode_f32(xy),
+        "rows": base64.b64encode((order if rows is None else np.asarray(rows)[order]).astype("<u4").tobytes()).decode(
+            "ascii"
+        ),
+        "labels": base64.b64encode(_class_index(labels, classes)[order].astype(np.uint8).tobytes()).decode("ascii"),
+        "classes": [[name, marker["color"]] for name, _, marker in classes],
+        "titles": list(titles),
+        "x_range": [-lim, lim] if lim is not None else None,
+        "y_range": [-lim, lim] if square else None,
+        "square": square,
+        "prior": prior,
+        "picked": picked,
+        "height": height,
+        "label": f"{n:,} test codes, {titles[0]} across, {titles[1]} up, coloured by label",
+    }
+
+
+def draw_order(n: int) -> np.ndarray:
+    """The order codes are drawn in, one fixed shuffle: no class lies wholly over another."""
+    return np.random.default_rng(0).permutation(n)
+
+
 def codes_picture_parts(
     x: np.ndarray, y: np.ndarray, labels: np.ndarray, class_names: Sequence[str], lim: float
 ) -> tuple[str, list[tuple[str, str]]]:
@@ -98,7 +151,7 @@ def codes_picture(
     opaque) on a transparent RGBA picture (side, side, 4), top row at +lim. The discs are drawn
     in one fixed shuffled order, so no class lies wholly over another."""
     rgba = np.column_stack([np.rint(rgb(colours) * 255), np.full(len(colours), 204)]).astype(np.uint8)
-    order = np.random.default_rng(0).permutation(len(x))
+    order = draw_order(len(x))
     col = np.floor((np.asarray(x)[order] + lim) / (2 * lim) * side).astype(np.int64)
     row = np.floor((lim - np.asarray(y)[order]) / (2 * lim) * side).astype(np.int64)
     paint = rgba[np.asarray(colour_of)[order]]
