@@ -17,6 +17,7 @@ import torch
 
 from vae_core.config import DATASETS
 from vae_core.data import available, download, load_dataset
+from vae_core.data.datasets import load_test_set
 from vae_core.data.download import IDX_NAMES, DatasetError, RemoteFile
 from vae_core.vae.binarize import fixed_binarization
 
@@ -115,6 +116,22 @@ def test_real_fashion_and_binarized_mnist_files(real_data_root):
     binary = load_dataset("binarized-mnist", real_data_root, download_missing=False)
     assert binary.x_train.shape == (50000, 784) and binary.x_test.shape == (10000, 784)
     assert set(binary.x_test.unique().tolist()) == {0.0, 1.0} and int(binary.y_test.max()) == -1
+
+
+@pytest.mark.slow
+def test_the_test_split_alone_is_the_whole_loads_test_split(real_data_root):
+    """What the view worker loads (a tenth of the files) is what every other reader's test set is."""
+    for name in ("mnist", "binarized-mnist", "digits", "two-moons"):
+        whole = load_dataset(name, real_data_root, download_missing=False)
+        x_test, y_test = load_test_set(name, real_data_root)
+        assert torch.equal(x_test, whole.x_test) and torch.equal(y_test, whole.y_test), name
+
+
+def test_the_test_split_alone_checks_its_files(tmp_path):
+    write_idx(tmp_path / "mnist")
+    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte\.gz"):
+        load_test_set("mnist", tmp_path)
 
 
 # --- the download path, against a file server on this machine -----------------------------------

@@ -81,6 +81,28 @@ def load_dataset(
 FILES_IDX = tuple(f.name for f in FILES["mnist"])
 
 
+def load_test_set(name: str, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test split of a dataset, (x_test, y_test) as ``load_dataset`` gives them, reading and
+    checking only its files (no download): a tenth of MNIST's, for a process that needs no
+    training data (the view worker)."""
+    if name not in DATASETS or DATASETS[name].kind != "files":
+        data = load_dataset(name, root, download_missing=False)
+        return data.x_test, data.y_test
+    folder = dataset_dir(name, root)
+    files = FILES[name][2:]  # mnist-like: the test images and labels; binarized-mnist: the test images
+    if any(not (folder / f.name).is_file() for f in files):
+        raise DatasetError(missing_message(name, root))
+    for remote in files:
+        verify(folder / remote.name, remote)
+    if name == "binarized-mnist":
+        x_test = _read_amat(folder / files[0].name)
+        return x_test, torch.full((len(x_test),), -1)
+    x_test, y_test = (_read_idx(folder / f) for f in FILES_IDX[2:])
+    if len(x_test) != len(y_test):
+        raise DatasetError(f"{folder}: image and label files have different lengths")
+    return x_test, y_test
+
+
 def available(name: str, root: str | Path | None = None) -> bool:
     """True if a dataset can be loaded without a download: its files are there and pass their
     check (size, then MD5, once per file); ``dataset_problem`` says what is wrong otherwise."""
