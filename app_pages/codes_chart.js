@@ -1,11 +1,13 @@
-// The codes chart: every test code as a disc of its class's colour on a canvas, for the Latent
-// space page (its z-plane and its PCA / t-SNE projection), where a plotly chart of 10,000 WebGL
-// markers took a second of the browser's two cores to mount.
+// The codes chart: every test code as a disc of its class's colour on a canvas, for the pages that
+// draw a whole test set's codes (Latent space: its z-plane and its PCA / t-SNE view; Compare two
+// runs; Your own image), where a plotly chart of 10,000 WebGL markers took a second of the
+// browser's two cores to mount.
 //
 // Python (app_pages/codes_chart.py, vae_core/views/latent_figures.codes_payload) sends the codes as
 // base64 float32 (x, y) pairs in the order they are drawn (a fixed shuffle, so no class lies wholly
 // over another), the test-set row of each (uint32) and its class (uint8); the axes' ranges (null:
-// the data's extent), whether the plane is square, the prior's 1, 2 and 3σ circles, the picked row.
+// the data's extent), whether the plane is square, the prior's 1, 2 and 3σ circles, the picked row,
+// a marked point (your image's code).
 // Hover names the code under the pointer (test image #row: class (x, y)); a click on it sends its row
 // back (trigger "picked"). A click on a legend entry shows that class alone (again: all of them).
 // The wheel zooms about the pointer, a drag pans, a double click goes back to the whole view; the
@@ -145,9 +147,11 @@ function draw(chart) {
     ctx.arc(toX(codes.xy[2 * picked]), toY(codes.xy[2 * picked + 1]), 9 * s, 0, 2 * Math.PI);
     ctx.stroke();
   }
+  if (data.marker) cross(ctx, toX(data.marker[0]), toY(data.marker[1]), 8 * s, s, data.marker_color);
   ctx.restore();
   const entries = data.prior ? [{ name: "prior N(0, I): 1, 2, 3σ", color: "#999999", dash: "dot", width: 1 }] : [];
   if (picked >= 0) entries.push({ name: `test image #${data.picked}`, color: pen.ink, lines: false, markers: true });
+  if (data.marker) entries.push({ name: data.marker_name, color: data.marker_color, lines: false, markers: true });
   data.classes.forEach(([name, color], c) => {
     entries.push({ name, color, lines: false, markers: true, faded: chart.hidden.has(c), cls: c });
   });
@@ -165,6 +169,23 @@ function draw(chart) {
   chart.root.dataset.view = [chart.view.x0, chart.view.x1, chart.view.y0, chart.view.y1].map((v) => v.toFixed(3)).join(",");
   chart.root.dataset.legend = JSON.stringify(rows.map(({ name, x, y, w, h }) => ({ name, x, y, w, h })));
   chart.root.dataset.font = String(FONT * s);
+}
+
+// A filled, outlined ✕ of half-width arm at (x, y): the marker of "your image", over every code.
+function cross(ctx, x, y, arm, s, color) {
+  ctx.save();
+  ctx.lineCap = "round";
+  for (const [width, ink] of [[6 * s, "white"], [3 * s, color]]) {
+    ctx.strokeStyle = ink;
+    ctx.lineWidth = width;
+    ctx.beginPath();
+    ctx.moveTo(x - arm, y - arm);
+    ctx.lineTo(x + arm, y + arm);
+    ctx.moveTo(x + arm, y - arm);
+    ctx.lineTo(x - arm, y + arm);
+    ctx.stroke();
+  }
+  ctx.restore();
 }
 
 function nearest(chart, px, py) {

@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
+from app_pages.codes_chart import codes_chart_ui
 from app_pages.common import (
     cache_scan,
     chart_ui,
@@ -21,7 +22,7 @@ from app_pages.common import (
 )
 from vae_core import RunConfig, TrainedModel
 from vae_core.views.arrays import prior_samples, traversals
-from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter
+from vae_core.views.latent_figures import codes_payload, data_space_figure, latent_limit
 from vae_core.views.projection import project
 from vae_core.views.training_figures import compare_curves
 from vae_core.views.wording import describe_apart
@@ -109,9 +110,18 @@ for col, side, c in zip(cols, "AB", picked, strict=True):
     trained, info, xy, d = models[side], c.info, xys[side], c.model.latent_dim
     x, y = test_set(c.dataset, c.train.binarize)
     titles = ("z1", "z2") if d == 2 else (("PCA 1", "PCA 2") if d > 2 else ("z1", "—"))
-    fig = latent_scatter(xy[:, 0], xy[:, 1], y, info.class_names, titles=titles, lim=lim, prior=d == 2, height=380)
+    payload = codes_payload(
+        xy[:, 0],
+        xy[:, 1],
+        y,
+        info.class_names,
+        titles=titles,
+        lim=lim,
+        prior=d == 2,
+        height=380,
+    )
     with col:
-        chart_ui(fig, key=f"cmp_scatter_{side.lower()}")
+        codes_chart_ui(payload, f"cmp_scatter_{side.lower()}")
     if info.image_shape:
         kl = np.asarray(trained.history["epochs"][-1]["kl_per_dim"]) if trained.history.get("epochs") else np.ones(d)
         dims = [int(k) for k in np.argsort(-kl)[:MAX_ROWS]]

@@ -112,7 +112,6 @@ def scatter_ui() -> None:
         sy,
         y,
         info.class_names,
-        codes_id=f"{mid}:{dims}",
         picked=picked,
         titles=titles,
         lim=bound,
@@ -188,9 +187,7 @@ def projection_ui(method: str, polling: bool) -> None:
     idx, xy = result
     lim = latent_limit(xy) if method == "PCA" else None  # a rotation of the codes: the prior's scale still holds
     titles = (f"{method} 1", f"{method} 2")
-    payload = codes_payload(
-        xy[:, 0], xy[:, 1], y[idx], info.class_names, codes_id=f"{mid}:{method}", rows=idx, titles=titles, lim=lim
-    )
+    payload = codes_payload(xy[:, 0], xy[:, 1], y[idx], info.class_names, rows=idx, titles=titles, lim=lim)
     codes_chart_ui(payload, "projection_chart")  # hover names a code; a pick is the z-plane's
 
 

@@ -11,11 +11,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.common import chart_ui, collapse_warning_ui, images_ui, model_id, model_or_stop_ui, test_codes, test_set
+from app_pages.codes_chart import codes_chart_ui
+from app_pages.common import collapse_warning_ui, images_ui, model_id, model_or_stop_ui, test_codes, test_set
 from app_pages.draw_pad import draw_pad_ui, drawn_scores_ui
 from vae_core.data.images import MAX_BYTES, ImageError, to_dataset_image
 from vae_core.vae.objectives import elbo_terms
-from vae_core.views.latent_figures import latent_limit, latent_scatter
+from vae_core.views.latent_figures import codes_payload, latent_limit
 from vae_core.views.projection import pca_with
 
 config = st.session_state.run_config
@@ -104,8 +105,16 @@ else:
 latent = titles[0].startswith("z")  # PCA keeps the latent scale too (a rotation): fixed axes either way
 lim = latent_limit(sx, *([] if D == 1 else [sy]), np.asarray(point[: 1 if D == 1 else 2]))
 marker = (float(point[0]), float(point[1]))
-fig = latent_scatter(
-    sx, sy, y, info.class_names, marker=marker, titles=titles, lim=lim, prior=latent and D > 1, one_d=D == 1
+payload = codes_payload(
+    sx,
+    sy,
+    y,
+    info.class_names,
+    marker=marker,
+    titles=titles,
+    lim=lim,
+    prior=latent and D > 1,
+    one_d=D == 1,
 )
-chart_ui(fig, key="own_scatter")
+codes_chart_ui(payload, "own_scatter")
 st.caption("Test images at their codes μ(x), coloured by label; the large red ✕ on top is your image's μ.")

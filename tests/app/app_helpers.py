@@ -74,3 +74,21 @@ def component_data(at: AppTest, name: str) -> list[dict]:
     import json
 
     return [json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == name]
+
+
+def codes_chart(at: AppTest, key: str) -> dict | None:
+    """The payload of the codes chart ``key`` (app_pages/codes_chart.py), None if the page has none;
+    its codes decoded: ``xy`` (N, 2) and ``label`` (N,) by test-set row, ``drawn`` the rows in order."""
+    import base64
+
+    import numpy as np
+
+    charts = [c for c in component_data(at, "vae_lab.codes_chart") if c["filename"] == key]
+    if not charts:
+        return None
+    (chart,) = charts
+    rows = np.frombuffer(base64.b64decode(chart["rows"]), dtype="<u4")
+    xy, label = np.full((rows.max() + 1, 2), np.nan), np.full(rows.max() + 1, -1)
+    xy[rows] = np.frombuffer(base64.b64decode(chart["xy"]), dtype="<f4").reshape(len(rows), 2)
+    label[rows] = np.frombuffer(base64.b64decode(chart["labels"]), dtype=np.uint8)
+    return chart | {"xy": xy, "label": label, "drawn": rows}

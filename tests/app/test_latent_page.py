@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import pytest
 import torch
-from app_helpers import array, component_data, images, plotly_specs, pretrained, settled
+from app_helpers import array, codes_chart, component_data, images, plotly_specs, pretrained, settled
 
 from vae_core import get_or_train
 from vae_core.vae.evaluate import encode_dataset
@@ -15,7 +13,6 @@ from vae_core.views import view_worker
 from vae_core.views.pad import decode_f32, decode_layers
 
 PAD = "vae_lab.latent_pad"
-CODES = "vae_lab.codes_chart"
 
 
 def test_without_a_model_the_page_offers_to_train(open_app, empty_cache):
@@ -24,22 +21,12 @@ def test_without_a_model_the_page_offers_to_train(open_app, empty_cache):
     assert at.button(key="train_now")
 
 
-def codes_chart(at, key: str = "latent_scatter") -> dict:
-    """The codes chart ``key``'s payload, its codes decoded: ``xy`` (N, 2) and ``label`` (N,) by test-set row."""
-    (chart,) = [c for c in component_data(at, CODES) if c["filename"] == key]
-    rows = np.frombuffer(base64.b64decode(chart["rows"]), dtype="<u4")
-    xy, label = np.full((rows.max() + 1, 2), np.nan), np.full(rows.max() + 1, -1)
-    xy[rows] = decode_f32(chart["xy"], (len(rows), 2))
-    label[rows] = np.frombuffer(base64.b64decode(chart["labels"]), dtype=np.uint8)
-    return chart | {"xy": xy, "label": label, "drawn": rows}
-
-
 def test_moving_z1_moves_the_pad_and_nothing_else(open_app):
     """The pad decodes the sliders' point in the browser: the one decoded image on the page."""
     pretrained(epochs=5)
     at = open_app("latent", epochs=5)
     before = images(at)
-    chart = codes_chart(at)
+    chart = codes_chart(at, "latent_scatter")
     assert "latent_scatter" not in plotly_specs(at), "10,000 WebGL markers: the page's slowest part"
     assert len(chart["classes"]) == 10 and set(chart["label"]) == set(range(10))  # a colour per digit
     assert sorted(chart["drawn"]) == list(range(len(chart["drawn"])))  # every row, each once: a click names it
@@ -65,7 +52,9 @@ def test_the_pad_decodes_what_the_server_decodes(open_app):
         expected = trained.model.mean(torch.from_numpy(z)).numpy()
     np.testing.assert_allclose(decode_layers(weights["layers"], z, weights["output"]), expected, atol=1e-5)
     codes = decode_f32(pad["codes"]["xy"], (pad["codes"]["n"], 2))
-    np.testing.assert_allclose(codes, codes_chart(at)["xy"], atol=1e-5)  # the pad and the chart: one set of codes
+    np.testing.assert_allclose(
+        codes, codes_chart(at, "latent_scatter")["xy"], atol=1e-5
+    )  # the pad and the chart: one set of codes
     x = view_worker.test_inputs("digits", trained.config.train.binarize)
     np.testing.assert_allclose(codes, encode_dataset(trained.model, x)[0].numpy(), atol=1e-5)  # μ(x) of each row
     assert -pad["bound"] <= codes.min() and codes.max() <= pad["bound"]
@@ -92,7 +81,7 @@ def test_more_than_two_dimensions_choose_the_slider_dims_and_project(open_app, h
     at = open_app("latent", latent_dim=4, epochs=3)
     at.radio(key="held").set_value(held).run()
     at.selectbox(key="dim_b").set_value(3).run()
-    assert codes_chart(at)["titles"][1] == "z4"
+    assert codes_chart(at, "latent_scatter")["titles"][1] == "z4"
     at.slider(key="z2").set_value(2.0).run()
     (pad,) = component_data(at, PAD)
     assert pad["dims"] == [at.session_state["dim_a"], 3] and pad["z"][1] == 2.0
@@ -116,7 +105,7 @@ def test_toy_data_shows_the_data_space(open_app):
     pretrained(dataset="two-moons", epochs=3)
     at = open_app("latent", dataset="two-moons", epochs=3)
     charts = [c.proto.spec for c in at.get("plotly_chart")]
-    assert len(charts) == 1 and len(codes_chart(at)["drawn"]) > 0  # data vs model samples; the codes
+    assert len(charts) == 1 and len(codes_chart(at, "latent_scatter")["drawn"]) > 0  # data vs model samples; the codes
     assert not images(at)
     before = at.metric[0].value
     at.slider(key="z1").set_value(2.0).run()
@@ -130,10 +119,10 @@ def test_picks_and_sliders_belong_to_the_model(open_app):
     at = open_app("latent", epochs=3)
     at.session_state["picked"] = 7  # what a click on test image #7 leaves (AppTest cannot click)
     at.slider(key="z1").set_value(1.5).run()
-    assert codes_chart(at)["picked"] == 7 and at.slider(key="z1").value == 1.5
+    assert codes_chart(at, "latent_scatter")["picked"] == 7 and at.slider(key="z1").value == 1.5
     at.number_input(key="epochs").set_value(4).run()  # another model
     assert at.slider(key="z1").value == 0.0 and at.slider(key="z2").value == 0.0
-    assert codes_chart(at)["picked"] is None
+    assert codes_chart(at, "latent_scatter")["picked"] is None
     assert any("own" in i.value and "slider" in i.value for i in at.info), [i.value for i in at.info]
     at.number_input(key="epochs").set_value(3).run()  # back: that model's own pick and sliders
     assert at.slider(key="z1").value == 1.5 and at.session_state["picked"] == 7
@@ -145,7 +134,7 @@ def test_a_collapsed_model_is_drawn_at_the_priors_scale_with_a_warning(open_app)
     assert trained.metrics["active_units"] == 0
     at = open_app("latent", beta=4.0)
     assert any("Posterior collapse in 2 of 2" in w.value for w in at.warning), [w.value for w in at.warning]
-    chart = codes_chart(at)
+    chart = codes_chart(at, "latent_scatter")
     assert chart["x_range"] == [-3, 3] and chart["y_range"] == [-3, 3] and chart["square"]
     assert chart["prior"], "the prior's circles for scale"
     assert component_data(at, PAD)[0]["bound"] == 3.0

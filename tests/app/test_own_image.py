@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
-from app_helpers import array, component_data, images, plotly_specs, pretrained
+from app_helpers import codes_chart, component_data, images, pretrained
 from PIL import Image, ImageDraw
 
 from app_pages import common
@@ -46,11 +47,12 @@ def test_an_upload_is_converted_encoded_and_placed_on_the_scatter(open_app):
     assert numbers["ELBO of your image"] == pytest.approx(
         numbers["Reconstruction"] - numbers["KL(q(z|x) ‖ p(z))"], abs=0.02
     )
-    marker = plotly_specs(at)["own_scatter"]["data"][-1]  # drawn last: on top of the codes
-    assert marker["name"] == "your image" and len(array(marker["x"])) == 1
-    before = marker["x"]
+    chart = codes_chart(at, "own_scatter")
+    assert chart["marker_name"] == "your image" and len(chart["marker"]) == 2  # drawn on top of the codes
+    assert len(chart["drawn"]) == 360 and not np.isnan(chart["xy"]).any()  # every test code
+    before = chart["marker"]
     upload(at, drawing("JPEG"), "one.jpg", "image/jpeg")
-    assert plotly_specs(at)["own_scatter"]["data"][-1]["x"] != before or not at.error
+    assert codes_chart(at, "own_scatter")["marker"] != before or not at.error
 
 
 @pytest.mark.parametrize(
@@ -61,16 +63,16 @@ def test_a_bad_file_gets_a_clear_message(open_app, data, message):
     pretrained(epochs=3)
     at = upload(open_app("own_image", epochs=3), data, "bad.png")
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
-    assert "own_scatter" not in plotly_specs(at)
+    assert codes_chart(at, "own_scatter") is None
 
 
 def test_more_than_two_dimensions_use_chosen_dims_or_pca(open_app):
     pretrained(latent_dim=4, epochs=3)
     at = upload(open_app("own_image", latent_dim=4, epochs=3), drawing())
     at.selectbox(key="own_dim_b").set_value(3).run()
-    assert plotly_specs(at)["own_scatter"]["layout"]["yaxis"]["title"]["text"] == "z4"
+    assert codes_chart(at, "own_scatter")["titles"][1] == "z4"
     at.radio(key="own_view").set_value("PCA").run()
-    assert plotly_specs(at)["own_scatter"]["layout"]["xaxis"]["title"]["text"] == "PCA 1"
+    assert codes_chart(at, "own_scatter")["titles"][0] == "PCA 1"
 
 
 def test_point_datasets_are_sent_elsewhere(open_app):

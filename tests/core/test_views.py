@@ -147,7 +147,7 @@ def test_the_codes_charts_payload_is_the_scatters_codes_in_one_shuffled_order():
     xy = rng.normal(size=(2, 3000))
     names = [str(c) for c in range(10)]
     fig = latent_scatter(xy[0], xy[1], labels, names, lim=3.0, prior=True, picked=5)
-    payload = codes_payload(xy[0], xy[1], labels, names, codes_id="m:[0, 1]", lim=3.0, prior=True, picked=5)
+    payload = codes_payload(xy[0], xy[1], labels, names, lim=3.0, prior=True, picked=5)
     rows = np.frombuffer(base64.b64decode(payload["rows"]), dtype="<u4")
     drawn = decode_f32(payload["xy"], (len(rows), 2))
     colour = np.frombuffer(base64.b64decode(payload["labels"]), dtype=np.uint8)
@@ -159,10 +159,15 @@ def test_the_codes_charts_payload_is_the_scatters_codes_in_one_shuffled_order():
         assert {payload["classes"][c][0] for c in colour[order]} == {trace.name}
     assert payload["x_range"] == list(fig.layout.xaxis.range) and payload["y_range"] == list(fig.layout.yaxis.range)
     assert payload["square"] and payload["prior"] and payload["picked"] == 5
-    sub = codes_payload(xy[0, :4], xy[1, :4], labels[:4], names, codes_id="t", rows=np.array([7, 9, 11, 40]))
+    sub = codes_payload(xy[0, :4], xy[1, :4], labels[:4], names, rows=np.array([7, 9, 11, 40]))
     assert sorted(np.frombuffer(base64.b64decode(sub["rows"]), dtype="<u4")) == [7, 9, 11, 40]  # test-set rows
     assert sub["x_range"] is None and not sub["square"]  # no lim: the data's own extent
-    one_d = codes_payload(xy[0], xy[1], labels, names, codes_id="1d", lim=3.0, one_d=True)
+    mine = codes_payload(xy[0], xy[1], labels, names, lim=3.0, marker=(0.5, -1.0))
+    assert mine["marker"] == [0.5, -1.0] and mine["marker_name"] == "your image"
+    assert mine["codes_id"] == payload["codes_id"], "the same codes: the chart keeps its zoom"
+    moved = codes_payload(xy[0] + 1e-3, xy[1], labels, names, lim=3.0)
+    assert moved["codes_id"] != payload["codes_id"], "other codes (a PCA with another image): drawn afresh"
+    one_d = codes_payload(xy[0], xy[1], labels, names, lim=3.0, one_d=True)
     assert one_d["x_range"] == [-3.0, 3.0] and one_d["y_range"] is None and not one_d["square"]
 
 

@@ -4,6 +4,7 @@ beside the model's samples."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +15,6 @@ from plotly.subplots import make_subplots
 
 from vae_core.views.arrays import png_data_uri, tile
 from vae_core.views.colour import rgb
-from vae_core.views.pad import encode_f32
 from vae_core.views.style import PALETTE, room
 
 PRIOR_LIMIT = 3.0  # the latent plane shows at least ±3: the prior N(0, I) holds 99.7% of each axis there
@@ -87,9 +87,10 @@ def codes_payload(
     labels: np.ndarray,
     class_names: Sequence[str],
     *,
-    codes_id: str,
     rows: np.ndarray | None = None,
     picked: int | None = None,
+    marker: tuple[float, float] | None = None,
+    marker_name: str = "your image",
     titles: tuple[str, str] = ("z1", "z2"),
     lim: float | None = None,
     prior: bool = False,
@@ -99,22 +100,27 @@ def codes_payload(
     """What the codes chart (``app_pages/codes_chart.js``) draws: ``latent_scatter``'s chart, the
     codes (N,) x (N,) as base64 float32 (x, y) pairs in drawing order (``draw_order``), the
     test-set row (uint32: ``rows``, default 0 .. N-1) and the class (uint8, an index into
-    ``classes``) of each; ``picked`` a test-set row to ring; ``lim`` and
-    ``one_d`` fix the ranges as there (None: the data's extent). ``codes_id`` names the codes, so
-    the chart keeps its zoom and legend choice while they stay the same."""
+    ``classes``) of each; ``picked`` a test-set row to ring, ``marker`` a point to mark on top
+    (``MARKER``'s red ✕, named ``marker_name``); ``lim`` and
+    ``one_d`` fix the ranges as there (None: the data's extent). ``codes_id`` hashes the codes: the
+    chart keeps its zoom and legend choice while they stay the same."""
     labels = np.asarray(labels)
     classes = _classes(labels, class_names)
     order = draw_order(len(labels))
     xy = np.column_stack([np.asarray(x), np.asarray(y)])[order]
     square = lim is not None and not one_d
     n = len(labels)
+    parts = [
+        np.ascontiguousarray(xy, dtype="<f4").tobytes(),
+        (order if rows is None else np.asarray(rows)[order]).astype("<u4").tobytes(),
+        _class_index(labels, classes)[order].astype(np.uint8).tobytes(),
+    ]
+    xy_b64, rows_b64, labels_b64 = (base64.b64encode(p).decode("ascii") for p in parts)
     return {
-        "codes_id": codes_id,
-        "xy": encode_f32(xy),
-        "rows": base64.b64encode((order if rows is None else np.asarray(rows)[order]).astype("<u4").tobytes()).decode(
-            "ascii"
-        ),
-        "labels": base64.b64encode(_class_index(labels, classes)[order].astype(np.uint8).tobytes()).decode("ascii"),
+        "codes_id": hashlib.blake2b(b"".join(parts), digest_size=8).hexdigest(),
+        "xy": xy_b64,
+        "rows": rows_b64,
+        "labels": labels_b64,
         "classes": [[name, marker["color"]] for name, _, marker in classes],
         "titles": list(titles),
         "x_range": [-lim, lim] if lim is not None else None,
@@ -122,6 +128,9 @@ def codes_payload(
         "square": square,
         "prior": prior,
         "picked": picked,
+        "marker": None if marker is None else [float(marker[0]), float(marker[1])],
+        "marker_name": marker_name,
+        "marker_color": MARKER["color"],
         "height": height,
         "label": f"{n:,} test codes, {titles[0]} across, {titles[1]} up, coloured by label",
     }
