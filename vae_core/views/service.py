@@ -8,7 +8,8 @@ test image cancels the stale work instead of queueing behind it (a piece already
 finishes, and is kept). Interactive pieces go before the background ``build`` of a completed
 model's standard views (``stored.standard_pieces``), which, once the queue for that model is
 empty, are written into its cache entry. The worker loads the model from the cache by its
-config, so only names and numbers cross the process boundary.
+config, so only names and numbers cross the process boundary; it does so (with the test set)
+when a page first asks about the model, so that a new image's first piece does not wait for it.
 
 ``VAE_LAB_VIEW_WORKERS`` sets the number of worker processes (default 1; 0 computes in a
 background thread of this process instead), ``VAE_LAB_VIEW_THREADS`` torch's threads in each
