@@ -130,6 +130,15 @@ function observeWidth(element, onWidth) {
   return () => observer.disconnect();
 }
 
+// Keep chart.width the width of chart.root, redrawing the chart when it changes; returns the teardown.
+function followWidth(chart, redraw) {
+  return observeWidth(chart.root, (width) => {
+    if (width === chart.width) return;
+    chart.width = width;
+    redraw(chart);
+  });
+}
+
 // Size the canvas to W x H CSS pixels at the device's pixel ratio, cleared; a pen in the theme's
 // ink and type (from the element's computed style), enlarged by the scale s.
 function penFor(canvas, themed, W, H, s) {

@@ -319,11 +319,7 @@ function setup(chart) {
   canvas.addEventListener("dblclick", onDouble);
   canvas.addEventListener("pointerleave", onLeave);
   chart.save.addEventListener("click", onSave);
-  const stop = observeWidth(chart.root, (width) => {
-    if (width === chart.width) return;
-    chart.width = width;
-    draw(chart);
-  });
+  const stop = followWidth(chart, draw);
   return () => {
     stop();
     canvas.removeEventListener("pointermove", onMove);

@@ -14,11 +14,7 @@
 const charts = new WeakMap(); // parentElement -> chart state
 
 function setup(chart) {
-  const stop = observeWidth(chart.root, (width) => {
-    if (width === chart.width) return;
-    chart.width = width;
-    draw(chart);
-  });
+  const stop = followWidth(chart, draw);
   return () => {
     stop();
     charts.delete(chart.parent);
