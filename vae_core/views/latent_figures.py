@@ -121,7 +121,7 @@ def codes_payload(
         "xy": xy_b64,
         "rows": rows_b64,
         "labels": labels_b64,
-        "classes": [[name, marker["color"]] for name, _, marker in classes],
+        "classes": [[name, style["color"]] for name, _, style in classes],
         "titles": list(titles),
         "x_range": [-lim, lim] if lim is not None else None,
         "y_range": [-lim, lim] if square else None,
