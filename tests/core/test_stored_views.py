@@ -99,7 +99,11 @@ def test_the_worker_loads_a_model_when_a_page_first_asks_about_it(trained, monke
     service = ViewService(workers=1, threads=1)
     sent = []
     submit = service._submit
-    monkeypatch.setattr(service, "_submit", lambda fn, *args: sent.append(fn.__name__) or submit(fn, *args))
+    def spy(fn, *args, lane="interactive"):
+        sent.append(fn.__name__)
+        return submit(fn, *args, lane=lane)
+
+    monkeypatch.setattr(service, "_submit", spy)
     try:
         ref = model_ref(trained)
         service.want("a", ref, [S.numbers((20, 21))])  # not among the stored views
@@ -137,19 +141,24 @@ def test_a_folder_that_cannot_be_written_says_so(trained, tmp_path):
 
 
 class Blocking:
-    """A stand-in for the worker: records each piece, and holds the first one until released."""
+    """A stand-in for the worker: records each piece, and holds the first one (or the one named
+    ``hold``) until released."""
 
-    def __init__(self):
+    def __init__(self, hold: str | None = None):
         self.calls: list[str] = []
+        self.hold = hold
         self.release = threading.Event()
         self.started = threading.Event()
+        self.lock = threading.Lock()
 
     def __call__(self, root, config, piece):
-        self.calls.append(piece.name)
-        if len(self.calls) == 1:
+        with self.lock:
+            self.calls.append(piece.name)
+            value = float(len(self.calls))
+        if piece.name == self.hold or (self.hold is None and value == 1):
             self.started.set()
             assert self.release.wait(30)
-        return float(len(self.calls))
+        return value
 
 
 def test_a_page_can_wait_a_moment_for_the_piece_it_shows(trained, monkeypatch):
@@ -168,25 +177,42 @@ def test_a_page_can_wait_a_moment_for_the_piece_it_shows(trained, monkeypatch):
     service.close()
 
 
-def test_a_new_request_drops_the_stale_pieces_and_goes_before_the_build(trained, monkeypatch):
+def test_a_new_request_drops_the_stale_pieces(trained, monkeypatch):
     work = Blocking()
     monkeypatch.setattr(view_worker, "work", work)
     ref = model_ref(trained)
     service = ViewService(workers=0)
     service._models[ref.key] = service_module._Model({})  # nothing stored: every piece is computed
     a, b, c, d = (S.curve((i, i + 1), "importance", 0, S.STAGES[1]) for i in range(4))
-    background = S.curve((9, 10), "prior", 0, S.STAGES[2])
     service.want("lecturer", ref, [a, b, c])
     assert work.started.wait(30)  # a is running
-    service.want("build:x", ref, [background], priority=service_module.BUILD)
     service.want("lecturer", ref, [d])  # another image: b and c are stale
     assert service.busy(ref, [a, d]) and not service.busy(ref, [b, c])
     work.release.set()
     wait_idle(service, "lecturer")
+    assert work.calls == [a.name, d.name], "the running piece finishes; b and c never run"
+    assert set(service.known(ref, [a, b, c, d])) == {a.name, d.name}
+    service.close()
+
+
+def test_a_page_never_waits_behind_the_build(trained, monkeypatch):
+    """The build has a lane of its own: while one of its pieces runs (up to seconds on MNIST),
+    a page's pieces are computed; a build piece a page wants moves to the page's lane."""
+    background, later = S.curve((9, 10), "prior", 0, S.STAGES[2]), S.curve((8, 9), "prior", 0, S.STAGES[2])
+    work = Blocking(hold=background.name)
+    monkeypatch.setattr(view_worker, "work", work)
+    ref = model_ref(trained)
+    service = ViewService(workers=0)
+    service._models[ref.key] = service_module._Model({})
+    service.want("build:x", ref, [background, later], priority=service_module.BUILD)
+    assert work.started.wait(30)  # the build's first piece is running, held
+    page = [S.numbers((1, 2)), later]
+    service.want("lecturer", ref, page)
+    assert service.wait(ref, page, timeout=30), "the page's pieces came while the build's piece ran"
+    assert work.calls == [background.name, page[0].name, later.name]
+    work.release.set()
     wait_idle(service, "build:x")
-    assert work.calls == [a.name, d.name, background.name], "the running piece finishes; b and c never run"
-    known = service.known(ref, [a, b, c, d, background])
-    assert set(known) == {a.name, d.name, background.name}
+    assert len(work.calls) == 3, "the build does not compute again what the page did"
     service.close()
 
 

@@ -17,10 +17,12 @@ from vae_core.vae.binarize import fixed_binarization
 from vae_core.views.stored import Piece, compute
 
 
-def init(threads: int) -> None:
+def init(threads: int, nice: int = 5) -> None:
+    """torch's threads, and the worker's niceness: the server's requests first (and, at 19, the
+    background build after everything else)."""
     torch.set_num_threads(threads)
     with contextlib.suppress(OSError):
-        os.nice(5)  # the server's requests first
+        os.nice(nice)
 
 
 def warm() -> None:
