@@ -99,6 +99,7 @@ def test_the_worker_loads_a_model_when_a_page_first_asks_about_it(trained, monke
     service = ViewService(workers=1, threads=1)
     sent = []
     submit = service._submit
+
     def spy(fn, *args, lane="interactive"):
         sent.append(fn.__name__)
         return submit(fn, *args, lane=lane)
