@@ -76,7 +76,7 @@ def gather() -> tuple[dict[int, PosteriorView], bool]:
     if ref is None:  # a live or stopped run: computed here
         with st.spinner(f"Computing p(z|x) on a grid at {len(checkpoints)} checkpoints…"):
             return views(mid, i, tuple(checkpoints), model_at, x), False
-    pieces = [S.posterior(i, e) for e in order]
+    pieces = [S.posterior(i, S.posterior_epoch(trained, e)) for e in order]  # the last: the ELBO page's
     known = view_service().want(owner, ref, pieces)
     failed = view_service().errors(ref, pieces)
     if failed:
@@ -92,7 +92,7 @@ def posterior_ui() -> None:
     """This image's views; while checkpoints are still coming, this part alone reruns."""
     all_views, pending = gather()
     if ref is not None and epoch not in all_views and pending:  # due in a moment (a third of a second on MNIST)
-        view_service().wait(ref, [S.posterior(i, epoch)], timeout=WAIT_SECONDS)
+        view_service().wait(ref, [S.posterior(i, S.posterior_epoch(trained, epoch))], timeout=WAIT_SECONDS)
         all_views, pending = gather()
     if pending_now and not pending:
         st.rerun()

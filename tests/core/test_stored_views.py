@@ -4,6 +4,7 @@ request of a page drops its stale pieces from the queue."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -73,7 +74,7 @@ def test_the_built_views_on_disk_equal_a_fresh_computation(trained, x):
         S.curve((0, S.AVERAGE), "importance", 4, S.STAGES[-1]),
         S.curve((7, 8), "prior", 0, S.STAGES[0]),
         S.quadrature((0, S.AVERAGE)),
-        S.posterior(2, max(trained.checkpoints)),
+        S.posterior(2, min(e for e in trained.checkpoints if e)),
         S.posterior(2, None),
         S.codes(),
     ]
@@ -91,6 +92,19 @@ def test_the_built_views_on_disk_equal_a_fresh_computation(trained, x):
     assert again.build(ref, trained, len(x)) == 0
     assert again.want("someone", ref, checks).keys() == {p.name for p in checks}
     again.close()
+
+
+def test_the_last_checkpoints_posterior_is_the_final_weights_one(trained, x):
+    """A completed run's last checkpoint holds its final weights: its posterior goes by the final
+    weights' name (the ELBO page's), computed and stored once; a checkpoint that differs keeps its own."""
+    last = max(trained.checkpoints)
+    assert S.posterior_epoch(trained, last) is None
+    assert [S.posterior_epoch(trained, e) for e in (0, 1, None)] == [0, 1, None]
+    assert S.compute(trained, x, S.posterior(4, None)).log_px == S.compute(trained, x, S.posterior(4, last)).log_px
+    assert S.posterior(0, last).name not in {p.name for p in S.standard_pieces(trained)}
+    changed = dataclasses.replace(trained, checkpoints={**trained.checkpoints, last: trained.checkpoints[0]})
+    assert S.posterior_epoch(changed, last) == last
+    assert S.posterior(0, last).name in {p.name for p in S.standard_pieces(changed)}
 
 
 def test_the_worker_loads_a_model_when_a_page_first_asks_about_it(trained, monkeypatch):

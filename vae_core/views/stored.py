@@ -114,6 +114,18 @@ def checkpoint_epochs(trained: TrainedModel) -> list[int]:
     return sorted(trained.checkpoints)
 
 
+def posterior_epoch(trained: TrainedModel, epoch: int | None) -> int | None:
+    """The epoch a posterior piece of ``epoch``'s weights goes by: None (the final weights, the
+    ELBO page's) for the checkpoint that holds exactly the final weights (a completed run's last),
+    so that the Posterior page and the ELBO page share one computation and one stored value."""
+    if epoch is None or epoch != max(trained.checkpoints, default=None):
+        return epoch
+    final = trained.model.state_dict()
+    kept = trained.checkpoints[epoch]
+    same = kept.keys() == final.keys() and all(torch.equal(kept[k], final[k]) for k in final)
+    return None if same else epoch
+
+
 def standard_pieces(trained: TrainedModel) -> list[Piece]:
     """What a completed model keeps: the ELBO page's numbers for each panel image and for the
     default average (with the default repeats), the grid posterior of each panel image (D <= 2;
@@ -130,6 +142,7 @@ def standard_pieces(trained: TrainedModel) -> list[Piece]:
             out.append(quadrature(rows))
     if d <= 2:  # the ELBO page's (final weights) and, in 2-D, the Posterior page's (each checkpoint)
         epochs = [None] + (checkpoint_epochs(trained) if d == 2 else [])
+        epochs = list(dict.fromkeys(posterior_epoch(trained, e) for e in epochs))
         out += [posterior(i, e) for i in range(PANEL) for e in epochs]
     return out
 
