@@ -7,7 +7,7 @@
 // base64 float32 (x, y) pairs in the order they are drawn (a fixed shuffle, so no class lies wholly
 // over another), the test-set row of each (uint32) and its class (uint8); the axes' ranges (null:
 // the data's extent), whether the plane is square, the prior's 1, 2 and 3σ circles, the picked row,
-// a marked point (your image's code).
+// a marked point (your image's code, a draw z*), lines over the codes (q(z|x)'s ellipses).
 // Hover names the code under the pointer (test image #row: class (x, y)); a click on it sends its row
 // back (trigger "picked"). A click on a legend entry shows that class alone (again: all of them).
 // The wheel zooms about the pointer, a drag pans, a double click goes back to the whole view; the
@@ -88,7 +88,7 @@ function draw(chart) {
   const W = chart.width;
   const s = data.scale || 1;
   const f = frameOf(chart, W, data.height);
-  const rowsOfLegend = data.classes.length + 3; // its title, the prior, a picked image
+  const rowsOfLegend = data.classes.length + 4 + (data.curves || []).length; // its title, the prior, a picked image, a marker, the curves
   // A square plane narrower than it is tall ends the chart under it (the legend's rows at least)
   const H = data.square ? Math.round(Math.max(f.box.y + f.box.h + 60 * s, (30 + 20 * rowsOfLegend) * s)) : data.height;
   const pen = penFor(canvas, chart.root, W, H, s);
@@ -139,6 +139,20 @@ function draw(chart) {
     drawn += 1;
   }
   chart.index = index;
+  const curves = data.curves || [];
+  for (const c of curves) {
+    ctx.strokeStyle = c.color;
+    ctx.lineWidth = 2 * s;
+    ctx.setLineDash(dashOf(c.dash, s));
+    ctx.beginPath();
+    for (let k = 0; k < c.xy.length; k += 2) {
+      const [px, py] = [toX(c.xy[k]), toY(c.xy[k + 1])];
+      if (k) ctx.lineTo(px, py);
+      else ctx.moveTo(px, py);
+    }
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
   const picked = data.picked === null ? -1 : codes.rows.indexOf(data.picked);
   if (picked >= 0) {
     ctx.strokeStyle = pen.ink;
@@ -150,7 +164,8 @@ function draw(chart) {
   if (data.marker) cross(ctx, toX(data.marker[0]), toY(data.marker[1]), 8 * s, s, data.marker_color);
   ctx.restore();
   const entries = data.prior ? [{ name: "prior N(0, I): 1, 2, 3σ", color: "#999999", dash: "dot", width: 1 }] : [];
-  if (picked >= 0) entries.push({ name: `test image #${data.picked}`, color: pen.ink, lines: false, markers: true });
+  for (const c of curves) entries.push({ name: c.name, color: c.color, dash: c.dash, width: 2 });
+  if (picked >= 0) entries.push({ name: data.picked_name || `test image #${data.picked}`, color: pen.ink, lines: false, markers: true });
   if (data.marker) entries.push({ name: data.marker_name, color: data.marker_color, lines: false, markers: true });
   data.classes.forEach(([name, color], c) => {
     entries.push({ name, color, lines: false, markers: true, faded: chart.hidden.has(c), cls: c });

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from app_pages.codes_chart import codes_chart_ui
 from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, page_intro_ui, test_codes, test_set
 from vae_core.vae.derivation import one_sample, sgvb_estimates
 from vae_core.views.derivation_figures import encoder_bars, sample_plane, sgvb_figure
@@ -27,6 +28,10 @@ a, b = st.columns([1, 3])
 i = a.number_input("Test image number", 0, len(x) - 1, 0, key="walk_image", persist_state="session")
 draw = st.session_state.setdefault("walk_draw", 0)
 b.button("Draw again (a new ε)", key="walk_again", on_click=st.session_state.update, kwargs={"walk_draw": draw + 1})
+
+
+def pick(row: int) -> None:
+    st.session_state.walk_image = row  # the number box's: a callback runs before it is drawn
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -64,8 +69,12 @@ with left:
     st.caption("The encoder's μ and σ per latent dimension, the draw ε and the point z* it gives.")
 if D == 2:
     with right:
-        chart_ui(sample_plane(s, test_codes(mid, model, x), y, info.class_names), key="walk_plane")
-        st.caption("z* (red ✕) drawn from q(z|x) (red ellipses, 1σ and 2σ) around μ(x), over the test codes.")
+        plane = sample_plane(s, i, test_codes(mid, model, x), y, info.class_names)
+        codes_chart_ui(plane, key="walk_plane", on_pick=pick)
+        st.caption(
+            "z* (red ✕) drawn from q(z|x) (red ellipses, 1σ and 2σ) around μ(x) (ringed: this image's code), "
+            "over the test codes. Click a code to take its image; scroll to zoom."
+        )
 
 st.subheader(f"Estimators A and B over {SPREAD_DRAWS:,} draws")
 with st.container(key="walk_sgvb", horizontal=True):

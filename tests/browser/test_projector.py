@@ -132,6 +132,22 @@ def test_the_posterior_legend_is_readable_in_a_dark_theme(lecture_server, browse
     context.close()
 
 
+def code_under_pointer(page, root) -> tuple[re.Match, tuple[float, float]]:
+    """Sweep the pointer over a codes chart until its tooltip names a code: (the tooltip's
+    "test image #row: class (x, y)" matched, the pointer's page position)."""
+    box = root.locator("canvas").bounding_box()
+    tip = root.locator(".codes-tip")
+    for fx in np.linspace(0.2, 0.6, 9):
+        for fy in np.linspace(0.2, 0.7, 9):
+            at = (box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+            page.mouse.move(*at)
+            if tip.is_visible():
+                said = re.match(r"test image #(\d+): (\d) \((-?[\d.]+), (-?[\d.]+)\)", tip.inner_text())
+                assert said, tip.inner_text()
+                return said, at
+    raise AssertionError("no code under the pointer anywhere on the plane")
+
+
 def test_the_codes_chart_names_picks_isolates_and_zooms(lecture_server, page):
     """The Latent page's canvas of the 10,000-marker scatter it replaced: hover names a test image,
     a click picks it (its picture and reconstruction, the sliders at its code), a legend click shows
@@ -149,21 +165,9 @@ def test_the_codes_chart_names_picks_isolates_and_zooms(lecture_server, page):
         map(str, range(10))
     )
     box = canvas.bounding_box()
-    tip = root.locator(".codes-tip")
-    found = None
-    for fx in np.linspace(0.2, 0.6, 9):  # sweep the plane until the pointer is over a code
-        for fy in np.linspace(0.2, 0.7, 9):
-            page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-            if tip.is_visible():
-                found = (fx, fy)
-                break
-        if found:
-            break
-    assert found, "no code under the pointer anywhere on the plane"
-    said = re.match(r"test image #(\d+): (\d) \((-?[\d.]+), (-?[\d.]+)\)", tip.inner_text())
-    assert said, tip.inner_text()
+    said, found = code_under_pointer(page, root)
     row, z1 = int(said[1]), float(said[3])
-    page.mouse.click(box["x"] + found[0] * box["width"], box["y"] + found[1] * box["height"])
+    page.mouse.click(*found)
     expect(page.get_by_text(f"Test image #{row}: original (left) and reconstruction (right)")).to_be_visible()
     near = "([sel, z]) => Math.abs(parseFloat(document.querySelector(sel).getAttribute('aria-valuetext')) - z) <= 0.03"
     page.wait_for_function(near, arg=["input[aria-label='z₁']", z1])  # the sliders at its code (their 0.05 steps)
@@ -216,3 +220,23 @@ def test_presenter_mode_enlarges_what_a_class_must_see(lecture_server, page, art
     page.screenshot(path=artifacts / "presenter_latent.png")
     assert all(presenter[k] >= 1.5 * normal[k] for k in ("plane", "image", "tiles", "marker")), (normal, presenter)
     assert presenter["font"] >= 18 > normal["font"]
+
+
+def test_the_walkthroughs_plane_draws_q_and_the_draw_and_a_click_takes_another_image(lecture_server, page):
+    """One sample, step by step: the plane is the codes chart (360 codes, not an SVG of them), with
+    q(z|x)'s ellipses, μ(x) and z* in its legend; a click on a code walks that test image through."""
+    import json
+
+    from playwright.sync_api import expect
+
+    page.goto(f"{lecture_server}/walkthrough?dataset=digits&latent_dim=2&beta=1")
+    settle(page, ".st-key-walk_plane .codes-root[data-draws]")
+    root = page.locator(".st-key-walk_plane .codes-root")
+    root.scroll_into_view_if_needed()
+    assert root.get_attribute("data-points") == "360"
+    names = [e["name"] for e in json.loads(root.get_attribute("data-legend"))]
+    assert names[:5] == ["prior N(0, I): 1, 2, 3σ", "q(z|x), 1σ", "q(z|x), 2σ", "μ(x), its code", "z* = μ + σ·ε"]
+    said, at = code_under_pointer(page, root)
+    page.mouse.click(*at)
+    expect(page.get_by_role("heading", name=f"Test image #{said[1]}, draw 1")).to_be_visible()
+    expect(page.locator(".st-key-walk_image input")).to_have_value(said[1])

@@ -5,6 +5,7 @@ importance weights with the ELBO, L_k and log p(x) marked, and L_k against k). N
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from vae_core.vae.derivation import OneSample, log_mean_exp
 from vae_core.views.estimate_figures import _log_ticks
-from vae_core.views.latent_figures import latent_limit, latent_scatter
+from vae_core.views.latent_figures import codes_payload, latent_limit
 from vae_core.views.style import NATS, PALETTE, ellipse, room
 
 LAYOUT = dict(margin=room(l=70, b=100), legend=dict(orientation="h", x=0, y=-0.2))
@@ -23,6 +24,7 @@ LINES = {  # what a marked value is drawn as, in every chart here
     "naive": dict(color=PALETTE[1], width=3),
     "groups": dict(color=PALETTE[3], dash="dot", width=3),
 }
+Q_COLOR = "crimson"  # q(z|x), on the plane as on the Posterior page
 
 
 def encoder_bars(sample: OneSample, *, height: int = 300) -> go.Figure:
@@ -44,23 +46,30 @@ def encoder_bars(sample: OneSample, *, height: int = 300) -> go.Figure:
 
 
 def sample_plane(
-    sample: OneSample, codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, height: int = 520
-) -> go.Figure:
-    """The 2-D latent plane: test codes, the prior's rings, q(z|x) at 1σ and 2σ, μ and the draw z*."""
-    lim = latent_limit(codes, sample.z[None])
-    fig = latent_scatter(codes[:, 0], codes[:, 1], labels, class_names, lim=lim, prior=True, height=height, gl=False)
+    sample: OneSample, row: int, codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, height: int = 520
+) -> dict[str, Any]:
+    """The 2-D latent plane as the codes chart draws it (``latent_figures.codes_payload``): the test
+    codes, the prior's rings, q(z|x) at 1σ and 2σ, μ(x) (test image ``row``'s own code, ringed) and
+    the draw z* (the red ✕)."""
     logvar = 2 * np.log(sample.sigma)
+    curves = []
     for k, dash in ((1, "solid"), (2, "dash")):
         ex, ey = ellipse(sample.mu, logvar, k)
-        fig.add_scatter(x=ex, y=ey, mode="lines", name=f"q(z|x), {k}σ", line=dict(color="crimson", dash=dash, width=2))
-        fig.data[-1].hoverinfo = "skip"
-    fig.add_scatter(x=[sample.mu[0]], y=[sample.mu[1]], mode="markers", name="μ(x)")
-    fig.data[-1].marker = dict(size=12, symbol="circle-open", line=dict(width=3, color="black"))
-    fig.add_scatter(x=[sample.z[0]], y=[sample.z[1]], mode="markers", name="z* = μ + σ·ε")
-    fig.data[-1].marker = dict(size=18, symbol="x", color="crimson", line=dict(width=2, color="white"))
-    legend = dict(orientation="h", x=0, y=-0.15, title_text="")  # under: the plane keeps the width
-    fig.update_layout(legend=legend, margin=room(l=70, r=15, b=150))
-    return fig
+        curves.append({"name": f"q(z|x), {k}σ", "x": ex, "y": ey, "color": Q_COLOR, "dash": dash})
+    return codes_payload(
+        codes[:, 0],
+        codes[:, 1],
+        labels,
+        class_names,
+        picked=row,
+        picked_name="μ(x), its code",
+        marker=(float(sample.z[0]), float(sample.z[1])),
+        marker_name="z* = μ + σ·ε",
+        curves=curves,
+        lim=latent_limit(codes, sample.z[None]),
+        prior=True,
+        height=height,
+    )
 
 
 def _marked_histogram(

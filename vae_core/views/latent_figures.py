@@ -89,8 +89,10 @@ def codes_payload(
     *,
     rows: np.ndarray | None = None,
     picked: int | None = None,
+    picked_name: str | None = None,
     marker: tuple[float, float] | None = None,
     marker_name: str = "your image",
+    curves: Sequence[dict[str, Any]] = (),
     titles: tuple[str, str] = ("z1", "z2"),
     lim: float | None = None,
     prior: bool = False,
@@ -100,8 +102,10 @@ def codes_payload(
     """What the codes chart (``app_pages/codes_chart.js``) draws: ``latent_scatter``'s chart, the
     codes (N,) x (N,) as base64 float32 (x, y) pairs in drawing order (``draw_order``), the
     test-set row (uint32: ``rows``, default 0 .. N-1) and the class (uint8, an index into
-    ``classes``) of each; ``picked`` a test-set row to ring, ``marker`` a point to mark on top
-    (``MARKER``'s red ✕, named ``marker_name``); ``lim`` and
+    ``classes``) of each; ``picked`` a test-set row to ring (named ``picked_name``, default "test
+    image #row"), ``marker`` a point to mark on top (``MARKER``'s red ✕, named ``marker_name``),
+    ``curves`` lines over the codes (each ``{"name", "x", "y", "color", "dash"}``, ``dash`` one of
+    "solid", "dash", "dot"), each with its legend entry; ``lim`` and
     ``one_d`` fix the ranges as there (None: the data's extent). ``codes_id`` hashes the codes: the
     chart keeps its zoom and legend choice while they stay the same."""
     labels = np.asarray(labels)
@@ -128,12 +132,20 @@ def codes_payload(
         "square": square,
         "prior": prior,
         "picked": picked,
+        "picked_name": picked_name or f"test image #{picked}",
         "marker": None if marker is None else [float(marker[0]), float(marker[1])],
         "marker_name": marker_name,
         "marker_color": MARKER["color"],
+        "curves": [_curve(c) for c in curves],
         "height": height,
         "label": f"{n:,} test codes, {titles[0]} across, {titles[1]} up, coloured by label",
     }
+
+
+def _curve(c: dict[str, Any]) -> dict[str, Any]:
+    xy = np.column_stack([np.asarray(c["x"], dtype=float), np.asarray(c["y"], dtype=float)])
+    dash = c.get("dash", "solid")
+    return {"name": c["name"], "xy": np.round(xy, 5).ravel().tolist(), "color": c["color"], "dash": dash}
 
 
 def draw_order(n: int) -> np.ndarray:
