@@ -3,13 +3,22 @@ z ~ q(z|x) and z ~ p(z), whose mean is the ELBO and whose log-mean-exp is L_k, a
 log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)) checked in numbers (``vae_core.vae.derivation``)."""
 
 import streamlit as st
-import torch
 
-from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, page_intro_ui, test_set
-from vae_core.vae.derivation import bound_curve, grouped_bounds, identity, log_mean_exp, log_weights
+from app_pages.common import (
+    chart_ui,
+    images_ui,
+    model_id,
+    model_or_stop_ui,
+    page_intro_ui,
+    session_owner,
+    stored_ref,
+    test_set,
+)
+from vae_core.vae.derivation import JENSEN_DRAWS, JensenView, bound_curve, grouped_bounds, jensen_view, log_mean_exp
+from vae_core.views import stored as S
 from vae_core.views.derivation_figures import bound_climb_figure, log_weight_figure
+from vae_core.views.service import view_service
 
-DRAWS = 5000
 KS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]
 
 config = page_intro_ui(
@@ -32,54 +41,92 @@ if info.image_shape:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def weights(mid: str, i: int, _model, _x):
-    """log w for DRAWS z ~ q and z ~ p(z) (seeded by the image), and the identity; no element drawn here."""
-    log_w = log_weights(_model, _x[i], DRAWS, generator=torch.Generator().manual_seed(i))
-    prior = log_weights(_model, _x[i], DRAWS, prior=True, generator=torch.Generator().manual_seed(10_000 + i))
-    return log_w, prior, identity(_model, _x[i], log_w, seed=i)
+def fresh(mid: str, i: int, _model, _x) -> JensenView:
+    """A live or stopped run's numbers (no view worker for it); no element drawn here."""
+    return jensen_view(_model, _x[i], i)
 
 
-with st.spinner(f"Drawing {DRAWS:,} z from q and from the prior…"):
-    log_w, prior_w, ident = weights(mid, i, model, x)
-reference = ident.log_px if ident.exact else None
-groups = grouped_bounds(log_w, k)
-chart_ui(log_weight_figure(log_w, groups, k, prior_w, reference=reference), key="jensen_hist")
-naive_gap = float(log_mean_exp(log_w) - log_mean_exp(prior_w))
-prior_story = (
-    f"Almost no prior draw explains this image: the naive estimate is {naive_gap:.1f} nats below L_{DRAWS:,}, "
-    "set by the few lucky draws in the right tail."
-    if naive_gap > 1
-    else f"Here the prior still covers q(z|x): the naive estimate lands {abs(naive_gap):.2f} nats from L_{DRAWS:,}. "
-    "It falls far behind where the posterior is narrow in many dimensions (MNIST with 20: some 50 nats)."
-)
-st.caption(
-    f"Left: {DRAWS:,} log weights of z ~ q(z|x); the pink outline is L_{k} of {len(groups)} disjoint groups of "
-    f"{k}, narrower and further right than log w as k grows. Right: the same image with z from the prior, where "
-    f"log w = log p(x|z). {prior_story}"
-)
-left, right = st.columns(2)
-curve = bound_curve(log_w, KS)
-with left:
-    chart_ui(bound_climb_figure(KS, curve, k, elbo=float(log_w.mean()), reference=reference), key="jensen_climb")
-with right, st.container(key="jensen_identity"):
-    st.markdown("**log p(x) = ELBO + KL(q(z|x) ‖ p(z|x))**, for this image:")
-    with st.container(horizontal=True):
-        st.metric(f"log p(x) ({ident.source})", f"{ident.log_px:.2f}")
-        st.metric("ELBO", f"{ident.elbo:.2f}")
-        st.metric("KL(q(z|x) ‖ p(z|x))", f"{ident.kl:.2f}")
-        st.metric("ELBO + KL", f"{ident.elbo + ident.kl:.2f}")
-    if ident.exact:
-        ok = abs(ident.residual) < 0.005
-        text = (
-            f"Three separate computations: log p(x) by quadrature over the latent space, the ELBO by Gauss–Hermite "
-            f"quadrature of E_q[log p(x|z)] minus the closed-form KL, the KL on a grid over q. They differ by "
-            f"{ident.residual:+.4f} nats: "
-        )
-        (st.success if ok else st.warning)(
-            text + ("the identity holds to the two decimals shown." if ok else "more than shown.")
-        )
-    else:
-        st.info(
-            f"With {D} latent dimensions there is no exact log p(x): it is read as {ident.source}, which is below it, "
-            "so the KL shown (L − ELBO) is a lower bound on the true KL(q(z|x) ‖ p(z|x))."
-        )
+WAIT_SECONDS = 1.0  # for the numbers, before the page says it is computing them
+ref = stored_ref(trained, x)
+owner = session_owner("jensen")
+piece = S.jensen(i)
+
+
+def gather(wait: float) -> JensenView | None:
+    """This image's numbers: stored, or computed by the view worker (waited for up to ``wait``
+    seconds), else None; a live or stopped run's, computed here."""
+    if ref is None:
+        with st.spinner(f"Drawing {JENSEN_DRAWS:,} z from q and from the prior…"):
+            return fresh(mid, i, model, x)
+    known = view_service().want(owner, ref, [piece])
+    if piece.name not in known and wait and view_service().wait(ref, [piece], timeout=wait):
+        known = view_service().known(ref, [piece])
+    return known.get(piece.name)
+
+
+pending_now = gather(WAIT_SECONDS) is None  # a new image's, due in a moment (2.6 s of one core on MNIST)
+
+
+def jensen_ui() -> None:
+    """The page below the inputs; while the worker computes this image's numbers, this part alone reruns."""
+    view = gather(0)
+    if view is None:
+        failed = view_service().errors(ref, [piece])
+        if failed:
+            st.error(f"The log weights could not be computed: {next(iter(failed.values()))}")
+        else:
+            st.caption(f"Refining: drawing {JENSEN_DRAWS:,} z from q and from the prior, and the quadrature…")
+        return
+    if pending_now:
+        st.rerun()  # in: the whole page once more, no longer polling
+    drawn_ui(view)
+
+
+def drawn_ui(view: JensenView) -> None:
+    log_w, prior_w, ident = view.log_w, view.prior_w, view.identity
+    reference = ident.log_px if ident.exact else None
+    groups = grouped_bounds(log_w, k)
+    chart_ui(log_weight_figure(log_w, groups, k, prior_w, reference=reference), key="jensen_hist")
+    naive_gap = float(log_mean_exp(log_w) - log_mean_exp(prior_w))
+    prior_story = (
+        f"Almost no prior draw explains this image: the naive estimate is {naive_gap:.1f} nats below "
+        f"L_{JENSEN_DRAWS:,}, set by the few lucky draws in the right tail."
+        if naive_gap > 1
+        else f"Here the prior still covers q(z|x): the naive estimate lands {abs(naive_gap):.2f} nats from "
+        f"L_{JENSEN_DRAWS:,}. It falls far behind where the posterior is narrow in many dimensions "
+        "(MNIST with 20: some 50 nats)."
+    )
+    st.caption(
+        f"Left: {JENSEN_DRAWS:,} log weights of z ~ q(z|x); the pink outline is L_{k} of {len(groups)} disjoint "
+        f"groups of {k}, narrower and further right than log w as k grows. Right: the same image with z from the "
+        f"prior, where log w = log p(x|z). {prior_story}"
+    )
+    left, right = st.columns(2)
+    curve = bound_curve(log_w, KS)
+    with left:
+        chart_ui(bound_climb_figure(KS, curve, k, elbo=float(log_w.mean()), reference=reference), key="jensen_climb")
+    with right, st.container(key="jensen_identity"):
+        st.markdown("**log p(x) = ELBO + KL(q(z|x) ‖ p(z|x))**, for this image:")
+        with st.container(horizontal=True):
+            st.metric(f"log p(x) ({ident.source})", f"{ident.log_px:.2f}")
+            st.metric("ELBO", f"{ident.elbo:.2f}")
+            st.metric("KL(q(z|x) ‖ p(z|x))", f"{ident.kl:.2f}")
+            st.metric("ELBO + KL", f"{ident.elbo + ident.kl:.2f}")
+        if ident.exact:
+            ok = abs(ident.residual) < 0.005
+            text = (
+                f"Three separate computations: log p(x) by quadrature over the latent space, the ELBO by Gauss–Hermite "
+                f"quadrature of E_q[log p(x|z)] minus the closed-form KL, the KL on a grid over q. They differ by "
+                f"{ident.residual:+.4f} nats: "
+            )
+            (st.success if ok else st.warning)(
+                text + ("the identity holds to the two decimals shown." if ok else "more than shown.")
+            )
+        else:
+            st.info(
+                f"With {D} latent dimensions there is no exact log p(x): it is read as {ident.source}, which is "
+                "below it, so the KL shown (L − ELBO) is a lower bound on the true KL(q(z|x) ‖ p(z|x))."
+            )
+
+
+st.fragment(jensen_ui, run_every=0.5 if pending_now else None)()

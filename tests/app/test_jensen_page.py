@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from app_helpers import array, plotly_specs, pretrained
+from app_helpers import array, plotly_specs, pretrained, settled
 
 from vae_core import get_or_train
 from vae_core.vae.objectives import elbo_terms, log_px_importance, log_px_prior, log_px_quadrature
@@ -31,8 +31,8 @@ def test_the_histogram_marks_the_elbo_l_k_and_the_naive_estimate_on_the_same_dra
     from app_pages.common import test_set
 
     x = test_set("digits", True)[0]
-    at = open_app("jensen", epochs=8)
-    at.number_input(key="jensen_image").set_value(2).run()
+    at = settled(open_app("jensen", epochs=8))
+    settled(at.number_input(key="jensen_image").set_value(2).run())
     hist = plotly_specs(at)["jensen_hist"]
     found = marks(hist)
     g = lambda: torch.Generator().manual_seed(2)  # noqa: E731  (the page seeds the draws by the image)
@@ -46,7 +46,7 @@ def test_the_histogram_marks_the_elbo_l_k_and_the_naive_estimate_on_the_same_dra
     assert found["log p(x)"] == pytest.approx(exact, abs=1e-3)
     assert found["ELBO"] < found["mean L_10"] < found["L_5000"] < exact + 0.05
 
-    at.select_slider(key="jensen_k").set_value(100).run()
+    settled(at.select_slider(key="jensen_k").set_value(100).run())
     after = marks(plotly_specs(at)["jensen_hist"])
     assert found["mean L_10"] < after["mean L_100"] <= after["L_5000"] + 1e-9
     names = [t["name"] for t in plotly_specs(at)["jensen_hist"]["data"]]
@@ -57,7 +57,7 @@ def test_the_histogram_marks_the_elbo_l_k_and_the_naive_estimate_on_the_same_dra
 
 def test_the_identity_adds_up_against_quadrature(open_app):
     config = pretrained(epochs=8)
-    at = open_app("jensen", epochs=8)
+    at = settled(open_app("jensen", epochs=8))
     n = numbers(at)
     from app_pages.common import test_set
 
@@ -71,7 +71,7 @@ def test_the_identity_adds_up_against_quadrature(open_app):
 
 def test_without_quadrature_the_kl_is_a_lower_bound_from_l_5000(open_app):
     pretrained(latent_dim=5, epochs=3)
-    at = open_app("jensen", latent_dim=5, epochs=3)
+    at = settled(open_app("jensen", latent_dim=5, epochs=3))
     n = numbers(at)
     assert "log p(x) (L_5000)" in n and not at.success
     assert "lower bound" in at.info[0].value
@@ -81,7 +81,7 @@ def test_without_quadrature_the_kl_is_a_lower_bound_from_l_5000(open_app):
 @pytest.mark.parametrize(("dataset", "latent_dim"), [("two-moons", 2), ("digits", 1)])
 def test_the_identity_holds_for_a_gaussian_decoder_and_a_1d_latent(open_app, dataset, latent_dim):
     pretrained(dataset=dataset, latent_dim=latent_dim, epochs=3)
-    at = open_app("jensen", dataset=dataset, latent_dim=latent_dim, epochs=3)
+    at = settled(open_app("jensen", dataset=dataset, latent_dim=latent_dim, epochs=3))
     n = numbers(at)
     assert n["ELBO + KL"] == pytest.approx(n["log p(x) (quadrature)"], abs=0.011)
     assert "the identity holds to the two decimals shown" in at.success[0].value

@@ -13,6 +13,7 @@ import torch
 
 from vae_core import get_or_train, make_config
 from vae_core.store.cache import lookup
+from vae_core.vae.derivation import JensenView
 from vae_core.vae.evaluate import KS, curve_piece, draw_seed, estimate_curve
 from vae_core.vae.objectives import log_px_importance
 from vae_core.views import service as service_module
@@ -76,12 +77,19 @@ def test_the_built_views_on_disk_equal_a_fresh_computation(trained, x):
         S.quadrature((0, S.AVERAGE)),
         S.posterior(2, min(e for e in trained.checkpoints if e)),
         S.posterior(2, None),
+        S.jensen(3),
         S.codes(),
     ]
     for piece in checks:
         fresh, kept = S.compute(trained, x, piece), stored[piece.name]
         if isinstance(fresh, dict):
             assert fresh.keys() == kept.keys() and all(abs(fresh[k] - kept[k]) < AGREE for k in fresh), piece
+        elif isinstance(fresh, JensenView):  # the same seeded draws; the identity's three computations
+            assert np.allclose(fresh.log_w, kept.log_w, rtol=0, atol=AGREE), piece
+            assert np.allclose(fresh.prior_w, kept.prior_w, rtol=0, atol=AGREE), piece
+            a, b = fresh.identity, kept.identity
+            assert (a.exact, a.source) == (b.exact, b.source), piece
+            assert all(abs(u - v) < AGREE for u, v in ((a.log_px, b.log_px), (a.elbo, b.elbo), (a.kl, b.kl))), piece
         elif isinstance(fresh, np.ndarray):
             assert np.allclose(fresh, kept, rtol=0, atol=AGREE), piece
         else:  # a PosteriorView

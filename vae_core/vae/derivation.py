@@ -195,3 +195,24 @@ def identity(
     elbo = float(elbo_terms(model, x[None], n_samples=n, generator=g).elbo[0])
     log_px = float(log_mean_exp(log_w))
     return Identity(log_px, elbo, log_px - elbo, False, f"L_{n}")
+
+
+JENSEN_DRAWS = 5000  # the Jensen page's log weights of each kind, for one test image
+
+
+@dataclass(frozen=True)
+class JensenView:
+    """What the Jensen page shows of one test image: log w of ``JENSEN_DRAWS`` z ~ q(z|x) and as
+    many z ~ p(z), and the identity (for a 2-D model, seconds of grid quadrature)."""
+
+    log_w: np.ndarray  # (n,) float64, z ~ q(z|x)
+    prior_w: np.ndarray  # (n,) float64, z ~ p(z): log p(x|z)
+    identity: Identity
+
+
+def jensen_view(model: LatentModel, x: torch.Tensor, i: int, draws: int = JENSEN_DRAWS) -> JensenView:
+    """The Jensen page's numbers for test image ``i`` (x: that image, (x_dim,)), seeded by ``i``:
+    the same numbers wherever they are computed (the page, the view worker, its stored views)."""
+    log_w = log_weights(model, x, draws, generator=torch.Generator().manual_seed(i))
+    prior = log_weights(model, x, draws, prior=True, generator=torch.Generator().manual_seed(10_000 + i))
+    return JensenView(log_w, prior, identity(model, x, log_w, seed=i))

@@ -2,7 +2,8 @@
 
 A ``Piece`` names one unit of work a page shows: the ELBO's terms for some test rows, one
 repeat of the L_k curve over a stage of k, the grid value of log p(x), the posterior grid of
-one test image at one checkpoint, the test set's codes, their t-SNE. ``compute`` is the one
+one test image at one checkpoint, the Jensen page's log weights and identity of one test image,
+the test set's codes, their t-SNE. ``compute`` is the one
 implementation of each (the pages' fresh computations and the stored ones are the same call on
 the same seeded draws). ``standard_pieces`` is what a completed model keeps: every view of a
 fixed panel of test images and of the default test-set average, so that opening any page of a
@@ -27,6 +28,7 @@ import torch
 
 from vae_core.config import RunConfig
 from vae_core.store.cache import TrainedModel, config_key
+from vae_core.vae.derivation import Identity, JensenView, jensen_view
 from vae_core.vae.evaluate import KS, SEEDS, curve_piece, elbo_numbers, encode_dataset
 from vae_core.vae.objectives import log_px_quadrature_with_error
 from vae_core.vae.posterior import PosteriorView, posterior_view
@@ -46,7 +48,7 @@ STAGES = (KS[:7], KS[7:10], KS[10:11], KS[11:])  # k <= 100 first (instant), the
 class Piece:
     """One unit of work. ``rows`` are test-set rows [a, b); ``epoch`` None is the final weights."""
 
-    kind: str  # numbers | curve | quadrature | posterior | codes | projection
+    kind: str  # numbers | curve | quadrature | posterior | jensen | codes | projection
     rows: tuple[int, int] = (0, 0)
     sampler: str = ""
     repeat: int = 0
@@ -71,7 +73,7 @@ class Piece:
         n = self.rows[1] - self.rows[0]
         if self.kind == "curve":
             return n * sum(self.ks)
-        if self.kind in ("quadrature", "posterior", "projection"):
+        if self.kind in ("quadrature", "posterior", "jensen", "projection"):
             return 40_000.0
         return float(n)
 
@@ -90,6 +92,10 @@ def quadrature(rows: tuple[int, int]) -> Piece:
 
 def posterior(i: int, epoch: int | None) -> Piece:
     return Piece("posterior", (i, i + 1), epoch=epoch)
+
+
+def jensen(i: int) -> Piece:
+    return Piece("jensen", (i, i + 1))
 
 
 def codes() -> Piece:
@@ -130,7 +136,7 @@ def standard_pieces(trained: TrainedModel) -> list[Piece]:
     """What a completed model keeps: the ELBO page's numbers for each panel image and for the
     default average (with the default repeats), the grid posterior of each panel image (D <= 2;
     in 2-D at every checkpoint too; its log p(x) is the image's quadrature value), the codes, and
-    their t-SNE (more than two dimensions)."""
+    their t-SNE (more than two dimensions), and the Jensen page's numbers for each panel image."""
     d = trained.config.model.latent_dim
     out = [codes()]
     if d > 2:
@@ -140,6 +146,7 @@ def standard_pieces(trained: TrainedModel) -> list[Piece]:
         out += curve_pieces(rows, REPEATS)
         if d <= 2 and rows[1] - rows[0] > 1:  # one image's log p(x) is its grid posterior's
             out.append(quadrature(rows))
+    out += [jensen(i) for i in range(PANEL)]
     if d <= 2:  # the ELBO page's (final weights) and, in 2-D, the Posterior page's (each checkpoint)
         epochs = [None] + (checkpoint_epochs(trained) if d == 2 else [])
         epochs = list(dict.fromkeys(posterior_epoch(trained, e) for e in epochs))
@@ -166,6 +173,8 @@ def compute(trained: TrainedModel, x: torch.Tensor, piece: Piece) -> Any:
         if piece.kind == "posterior":
             kept = piece.epoch is not None and piece.epoch in trained.checkpoints
             return posterior_view(trained.model_at(piece.epoch) if kept else model, xs[0])
+        if piece.kind == "jensen":
+            return jensen_view(model, xs[0], piece.rows[0])
         mu = encode_dataset(model, x)[0].numpy()
         if piece.kind == "codes":
             return mu
@@ -177,9 +186,13 @@ def compute(trained: TrainedModel, x: torch.Tensor, piece: Piece) -> Any:
 # -- on disk: plain tensors, lists and numbers, read back with weights_only=True ---------------
 
 
+KINDS = {"__posterior__": PosteriorView, "__jensen__": JensenView, "__identity__": Identity}  # stored dataclasses
+
+
 def _encode(value: Any) -> Any:
-    if isinstance(value, PosteriorView):
-        return {"__posterior__": {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    for tag, kind in KINDS.items():
+        if isinstance(value, kind):
+            return {tag: {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}}
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(value))
     if isinstance(value, tuple):
@@ -194,9 +207,9 @@ def _encode(value: Any) -> Any:
 def _decode(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.numpy()
-    if isinstance(value, dict) and "__posterior__" in value:
-        fields = {k: _decode(v) for k, v in value["__posterior__"].items()}
-        return PosteriorView(**fields)
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in KINDS:
+        ((tag, fields),) = value.items()
+        return KINDS[tag](**{k: _decode(v) for k, v in fields.items()})
     if isinstance(value, dict) and "__tuple__" in value:
         return tuple(_decode(v) for v in value["__tuple__"])
     if isinstance(value, dict):
