@@ -10,6 +10,7 @@ bench/README.md "Session 8"); once it has ended they are plotly's, drawn once.
 import streamlit as st
 import torch
 
+from app_pages.codes_chart import codes_chart_ui
 from app_pages.common import (
     SIDEBAR_SAW_TRAINED,
     cached_models_ui,
@@ -28,7 +29,7 @@ from vae_core.vae.evaluate import encode_dataset
 from vae_core.vae.train import EpochInfo
 from vae_core.views.arrays import prior_samples
 from vae_core.views.export import codes_csv, epochs_csv, model_bytes, model_file_name
-from vae_core.views.latent_figures import data_space_figure, latent_limit, latent_scatter
+from vae_core.views.latent_figures import codes_payload, data_space_figure, latent_limit
 from vae_core.views.live import beta_payload, curves_payload, kl_payload, live_model_views
 from vae_core.views.training_figures import beta_schedule_figure, kl_bars, training_curves
 from vae_core.views.wording import (
@@ -42,7 +43,6 @@ from vae_core.views.wording import (
 
 POLL_SECONDS = 1.0  # progress, metrics and curves
 MODEL_POLL_SECONDS = 3.0  # KL per dimension, reconstructions and the scatter: heavier (in the browser too)
-SVG_POINTS = 2000  # a finished run's scatter is SVG up to this many codes, WebGL above
 N_SHOWN = 10  # test images in the originals-vs-reconstructions grid
 
 config = st.session_state.run_config
@@ -228,8 +228,9 @@ def model_views_ui(model) -> None:
         elif config.model.latent_dim == 2:
             mu = encode_dataset(model, x)[0].numpy()
             lim, names = latent_limit(mu), config.info.class_names
-            fig = latent_scatter(mu[:, 0], mu[:, 1], y, names, lim=lim, prior=True, height=400, gl=len(mu) > SVG_POINTS)
-            chart_ui(fig, key="train_scatter")
+            codes_chart_ui(
+                codes_payload(mu[:, 0], mu[:, 1], y, names, lim=lim, prior=True, height=400), key="train_scatter"
+            )
 
 
 def codes_file() -> str:

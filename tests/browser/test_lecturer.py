@@ -83,7 +83,8 @@ def test_train_explore_and_compare_the_elbo(server, page, artifacts):
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Trained and cached")).to_be_visible(timeout=180_000)
     page.wait_for_selector(IDLE)
-    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # curves, KL per dim, latent scatter
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)  # curves, KL per dim
+    expect(page.locator(".st-key-train_scatter .codes-root[data-points='360']")).to_have_count(1)  # the codes chart
     assert not expanded_margins(page), "each chart drawn once, in the margins it was given"
     snapshot(page, artifacts / "train.png")
 
@@ -139,7 +140,7 @@ def live_chart(page, key: str) -> dict[str, str | None]:
 def test_a_run_is_drawn_live_on_canvas_and_by_plotly_once_it_ends(server, page, artifacts):
     """While a run trains, each poll redraws its charts on the live chart's canvas (no plotly
     chart is mounted anew every second); the curves grow with the run's steps; Stop ends the run
-    and the page draws plotly's charts, with hover, once."""
+    and the page draws plotly's charts and the codes chart, with hover, once."""
     from playwright.sync_api import expect
 
     page.goto(f"{server}/?epochs=400&seed=11")
@@ -165,7 +166,8 @@ def test_a_run_is_drawn_live_on_canvas_and_by_plotly_once_it_ends(server, page, 
     assert int(later["draws"]) > int(curves["draws"]), (curves, later)
     assert int(later["x-max"]) > int(curves["x-max"]) >= first - 50, (curves, later)
     page.get_by_role("button", name="Stop").click()
-    expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=30_000)  # curves, KL per dim, scatter
+    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=30_000)  # curves, KL per dim
+    expect(page.locator(".st-key-train_scatter .codes-root[data-draws]")).to_have_count(1)  # the codes, hover and all
     expect(page.locator(".live-root")).to_have_count(0)
     page.wait_for_selector(IDLE)
     assert not expanded_margins(page)
