@@ -9,11 +9,22 @@ Averaging n samples divides the variance by n; the estimators start orders of ma
 import numpy as np
 import streamlit as st
 
-from app_pages.common import chart_ui, images_ui, model_id, model_or_stop_ui, page_intro_ui, test_set
-from vae_core.vae.gradients import GaussianToy, GradientStudy, gradient_studies
+from app_pages.common import (
+    chart_ui,
+    images_ui,
+    model_id,
+    model_or_stop_ui,
+    page_intro_ui,
+    session_owner,
+    stored_ref,
+    test_set,
+)
+from vae_core.vae.gradients import STUDY_NS, GaussianToy, GradientStudy, gradient_studies
+from vae_core.views import stored as S
 from vae_core.views.estimate_figures import gradient_means_figure, variance_figure
+from vae_core.views.service import view_service
 
-NS = [1, 2, 5, 10, 20, 50, 100, 200, 500]
+NS = list(STUDY_NS)
 REPEATS = [20, 50, 100]
 
 config = page_intro_ui(
@@ -39,7 +50,8 @@ coord = c.selectbox(
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def studies(mid: str, i: int, repeats: int, _model, _x) -> dict[str, GradientStudy]:
+def fresh(mid: str, i: int, repeats: int, _model, _x) -> dict[str, GradientStudy]:
+    """A live or stopped run's studies (no view worker for it); no element drawn here."""
     return gradient_studies(_model, _x[i], NS, repeats)
 
 
@@ -48,21 +60,59 @@ def ratio_ui(result: dict[str, GradientStudy]) -> None:
     st.metric("Per-sample variance, score function ÷ reparameterization", f"{ratio:,.0f}×")
 
 
-with st.spinner(f"Drawing {repeats * NS[-1]:,} gradient samples of each estimator…"):
-    result = studies(mid, i, repeats, trained.model, x)
-left, right = st.columns([3, 2])
-with left:
-    chart_ui(variance_figure(result, coord), key="grad_variance")
-left.caption(
-    f"Each point: the variance, over {repeats} repeats, of the mean of n single-sample estimates. "
-    "Dashed: the per-sample variance divided by n — the 1/n law."
-)
-with right:
-    if config.info.image_shape:
-        images_ui(x[i], config, 1, f"Test image #{i}", 112)
-    ratio_ui(result)
-chart_ui(gradient_means_figure(result, labels), key="grad_means")
-st.caption(f"Means over all {repeats * NS[-1]:,} samples with ±2 standard errors: the estimators agree.")
+WAIT_SECONDS = 1.5  # for the studies (0.8 s of one core on MNIST at 50 repeats), before the page says so
+ref = stored_ref(trained, x)
+owner = session_owner("gradients")
+piece = S.gradients(i, repeats)
+
+
+def gather(wait: float) -> dict[str, GradientStudy] | None:
+    """This image's studies: stored, or computed by the view worker (waited for up to ``wait``
+    seconds), else None; a live or stopped run's, computed here."""
+    if ref is None:
+        with st.spinner(f"Drawing {repeats * NS[-1]:,} gradient samples of each estimator…"):
+            return fresh(mid, i, repeats, trained.model, x)
+    known = view_service().want(owner, ref, [piece])
+    if piece.name not in known and wait and view_service().wait(ref, [piece], timeout=wait):
+        known = view_service().known(ref, [piece])
+    return known.get(piece.name)
+
+
+pending_now = gather(WAIT_SECONDS) is None
+
+
+def studies_ui() -> None:
+    """The model's part of the page; while the worker computes it, this part alone reruns."""
+    result = gather(0)
+    if result is None:
+        failed = view_service().errors(ref, [piece])
+        if failed:
+            st.error(f"The gradient samples could not be drawn: {next(iter(failed.values()))}")
+        else:
+            st.caption(f"Refining: drawing {repeats * NS[-1]:,} gradient samples of each estimator…")
+        return
+    if pending_now:
+        st.rerun()  # in: the whole page once more, no longer polling
+    drawn_ui(result)
+
+
+def drawn_ui(result: dict[str, GradientStudy]) -> None:
+    left, right = st.columns([3, 2])
+    with left:
+        chart_ui(variance_figure(result, coord), key="grad_variance")
+    left.caption(
+        f"Each point: the variance, over {repeats} repeats, of the mean of n single-sample estimates. "
+        "Dashed: the per-sample variance divided by n — the 1/n law."
+    )
+    with right:
+        if config.info.image_shape:
+            images_ui(x[i], config, 1, f"Test image #{i}", 112)
+        ratio_ui(result)
+    chart_ui(gradient_means_figure(result, labels), key="grad_means")
+    st.caption(f"Means over all {repeats * NS[-1]:,} samples with ±2 standard errors: the estimators agree.")
+
+
+st.fragment(studies_ui, run_every=0.5 if pending_now else None)()
 
 st.subheader("A 1-D toy with the exact gradient")
 st.markdown(

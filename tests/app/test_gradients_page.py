@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app_helpers import array, plotly_specs, pretrained
+from app_helpers import array, plotly_specs, pretrained, settled
 
 
 def numbers(at, container: str) -> dict[str, float]:
@@ -15,8 +15,8 @@ def traces(at, key: str) -> dict[str, list]:
 
 def test_variances_fall_and_the_means_agree(open_app):
     pretrained(epochs=5)
-    at = open_app("gradients", epochs=5)
-    at.select_slider(key="grad_repeats").set_value(20).run()
+    at = settled(open_app("gradients", epochs=5))
+    settled(at.select_slider(key="grad_repeats").set_value(20).run())
     spec = plotly_specs(at)["grad_variance"]
     assert spec["layout"]["xaxis"]["type"] == "log" and spec["layout"]["yaxis"]["type"] == "log"
     assert spec["layout"]["xaxis"]["ticktext"] == ["1", "10", "100", "500"], "ticks read aloud, not 1 2 5 10 2 5"
@@ -32,18 +32,18 @@ def test_variances_fall_and_the_means_agree(open_app):
     ):
         assert abs(a - b) <= 2.5 * (ea**2 + eb**2) ** 0.5  # error bars are 2 standard errors
     before = lines
-    at.selectbox(key="grad_coord").set_value(1).run()
+    settled(at.selectbox(key="grad_coord").set_value(1).run())
     assert array(traces(at, "grad_variance")["reparameterization, measured"]["y"]) != array(
         before["reparameterization, measured"]["y"]
     )
-    at.number_input(key="grad_image").set_value(4).run()
+    settled(at.number_input(key="grad_image").set_value(4).run())
     assert array(traces(at, "grad_means")["reparameterization"]["y"]) != array(r["y"])
 
 
 def test_the_toy_matches_its_exact_gradient(open_app):
     pretrained(epochs=5)
-    at = open_app("gradients", epochs=5)
-    at.select_slider(key="grad_repeats").set_value(20).run()
+    at = settled(open_app("gradients", epochs=5))
+    settled(at.select_slider(key="grad_repeats").set_value(20).run())
     toy = {m.label: float(m.value) for m in at.metric if "exact" in m.label or "mean" in m.label}
     assert toy["exact ∂ELBO/∂μ"] == (1.5 - 0.0) / 0.5**2 - 0.0
     assert abs(toy["reparam mean ∂/∂μ"] - toy["exact ∂ELBO/∂μ"]) < 0.2

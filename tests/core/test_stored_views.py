@@ -19,7 +19,7 @@ from vae_core.vae.objectives import log_px_importance
 from vae_core.views import service as service_module
 from vae_core.views import stored as S
 from vae_core.views import view_worker
-from vae_core.views.service import ViewService, model_ref
+from vae_core.views.service import ModelRef, ViewService, model_ref
 
 AGREE = 1e-5  # nats: a piece computed in the worker process and here (thread counts differ)
 
@@ -35,6 +35,14 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def x(trained):
     return view_worker.test_inputs(trained.config.dataset, trained.config.train.binarize)
+
+
+def scratch_ref(trained, tmp_path) -> ModelRef:
+    """The model under a folder of the test's own, for a service whose worker is a stand-in: what
+    it stores (made-up values) goes there, not into the shared model's entry."""
+    ref = ModelRef(str(tmp_path), trained.config)
+    ref.entry.mkdir(parents=True)
+    return ref
 
 
 def wait_idle(service: ViewService, owner: str, timeout: float = 120.0) -> None:
@@ -78,11 +86,18 @@ def test_the_built_views_on_disk_equal_a_fresh_computation(trained, x):
         S.posterior(2, min(e for e in trained.checkpoints if e)),
         S.posterior(2, None),
         S.jensen(3),
+        S.gradients(1),
         S.codes(),
     ]
     for piece in checks:
         fresh, kept = S.compute(trained, x, piece), stored[piece.name]
-        if isinstance(fresh, dict):
+        if piece.kind == "gradients":  # the same seeded samples of both estimators
+            assert fresh.keys() == kept.keys(), piece
+            for name in fresh:
+                a, b = fresh[name], kept[name]
+                assert a.ns == b.ns and np.allclose(a.mean, b.mean, rtol=1e-5, atol=AGREE), (piece, name)
+                assert np.allclose(a.var_of_mean, b.var_of_mean, rtol=1e-4, atol=AGREE), (piece, name)
+        elif isinstance(fresh, dict):
             assert fresh.keys() == kept.keys() and all(abs(fresh[k] - kept[k]) < AGREE for k in fresh), piece
         elif isinstance(fresh, JensenView):  # the same seeded draws; the identity's three computations
             assert np.allclose(fresh.log_w, kept.log_w, rtol=0, atol=AGREE), piece
@@ -184,10 +199,10 @@ class Blocking:
         return value
 
 
-def test_a_page_can_wait_a_moment_for_the_piece_it_shows(trained, monkeypatch):
+def test_a_page_can_wait_a_moment_for_the_piece_it_shows(trained, monkeypatch, tmp_path):
     work = Blocking()
     monkeypatch.setattr(view_worker, "work", work)
-    ref = model_ref(trained)
+    ref = scratch_ref(trained, tmp_path)
     service = ViewService(workers=0)
     service._models[ref.key] = service_module._Model({})
     piece = S.posterior(3, None)
@@ -200,10 +215,10 @@ def test_a_page_can_wait_a_moment_for_the_piece_it_shows(trained, monkeypatch):
     service.close()
 
 
-def test_a_new_request_drops_the_stale_pieces(trained, monkeypatch):
+def test_a_new_request_drops_the_stale_pieces(trained, monkeypatch, tmp_path):
     work = Blocking()
     monkeypatch.setattr(view_worker, "work", work)
-    ref = model_ref(trained)
+    ref = scratch_ref(trained, tmp_path)
     service = ViewService(workers=0)
     service._models[ref.key] = service_module._Model({})  # nothing stored: every piece is computed
     a, b, c, d = (S.curve((i, i + 1), "importance", 0, S.STAGES[1]) for i in range(4))
@@ -218,13 +233,13 @@ def test_a_new_request_drops_the_stale_pieces(trained, monkeypatch):
     service.close()
 
 
-def test_a_page_never_waits_behind_the_build(trained, monkeypatch):
+def test_a_page_never_waits_behind_the_build(trained, monkeypatch, tmp_path):
     """The build has a lane of its own: while one of its pieces runs (up to seconds on MNIST),
     a page's pieces are computed; a build piece a page wants moves to the page's lane."""
     background, later = S.curve((9, 10), "prior", 0, S.STAGES[2]), S.curve((8, 9), "prior", 0, S.STAGES[2])
     work = Blocking(hold=background.name)
     monkeypatch.setattr(view_worker, "work", work)
-    ref = model_ref(trained)
+    ref = scratch_ref(trained, tmp_path)
     service = ViewService(workers=0)
     service._models[ref.key] = service_module._Model({})
     service.want("build:x", ref, [background, later], priority=service_module.BUILD)
@@ -237,13 +252,16 @@ def test_a_page_never_waits_behind_the_build(trained, monkeypatch):
     wait_idle(service, "build:x")
     assert len(work.calls) == 3, "the build does not compute again what the page did"
     service.close()
+    # Closed, no lane's thread is left running: one inside torch.save at the interpreter's exit aborts it.
+    assert service._threads and not any(t.is_alive() for t in service._threads)
+    assert {later.name, page[0].name} <= set(S.read_views(ref.entry, ref.config)), "stored before it closed"
 
 
-def test_two_sessions_share_one_computation(trained, monkeypatch):
+def test_two_sessions_share_one_computation(trained, monkeypatch, tmp_path):
     work = Blocking()
     work.release.set()
     monkeypatch.setattr(view_worker, "work", work)
-    ref = model_ref(trained)
+    ref = scratch_ref(trained, tmp_path)
     service = ViewService(workers=0)
     service._models[ref.key] = service_module._Model({})
     piece = S.quadrature((5, 6))
@@ -256,14 +274,14 @@ def test_two_sessions_share_one_computation(trained, monkeypatch):
     service.close()
 
 
-def test_a_failed_piece_says_why_and_the_service_goes_on(trained, monkeypatch):
+def test_a_failed_piece_says_why_and_the_service_goes_on(trained, monkeypatch, tmp_path):
     def broken(root, config, piece):
         if piece.kind == "quadrature":
             raise RuntimeError("the grid does not fit")
         return 2.0
 
     monkeypatch.setattr(view_worker, "work", broken)
-    ref = model_ref(trained)
+    ref = scratch_ref(trained, tmp_path)
     service = ViewService(workers=0)
     service._models[ref.key] = service_module._Model({})
     bad, good = S.quadrature((1, 2)), S.numbers((1, 2))

@@ -116,6 +116,10 @@ def gradient_samples(
     return torch.cat(parts)
 
 
+STUDY_NS = (1, 2, 5, 10, 20, 50, 100, 200, 500)  # the Gradient estimators page's sample counts n
+STUDY_REPEATS = 50  # ... and its default repeats of each
+
+
 def gradient_studies(
     model: LatentModel,
     x: torch.Tensor,

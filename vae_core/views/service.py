@@ -21,6 +21,7 @@ threads in each (default: the cores less one for the server). The build lane has
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import itertools
@@ -201,7 +202,10 @@ class ViewService:
         if self.workers and not getattr(multiprocessing.current_process(), "_inheriting", False):
             self._submit(view_worker.warm)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 60.0) -> None:
+        """Drop the queue, let the running pieces finish (and be stored), and wait for the lanes'
+        threads: one left inside torch (a torch.save of the views) when the interpreter exits
+        aborts the whole process."""
         with self._cond:
             self._closed = True
             self._queue.clear()
@@ -209,6 +213,10 @@ class ViewService:
         for lane in LANES:
             if (executor := self._executors.pop(lane, None)) is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
+        end = time.monotonic() + timeout
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(max(0.0, end - time.monotonic()))
 
     # -- inside ------------------------------------------------------------------------------
 
@@ -327,4 +335,5 @@ def view_service() -> ViewService:
     """The one service of this process (the pages share it across sessions), its worker started."""
     service = ViewService()
     service.warm()
+    atexit.register(service.close)  # before the interpreter stops its threads mid-save
     return service

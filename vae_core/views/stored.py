@@ -3,7 +3,7 @@
 A ``Piece`` names one unit of work a page shows: the ELBO's terms for some test rows, one
 repeat of the L_k curve over a stage of k, the grid value of log p(x), the posterior grid of
 one test image at one checkpoint, the Jensen page's log weights and identity of one test image,
-the test set's codes, their t-SNE. ``compute`` is the one
+the Gradient estimators page's study of one test image, the test set's codes, their t-SNE. ``compute`` is the one
 implementation of each (the pages' fresh computations and the stored ones are the same call on
 the same seeded draws). ``standard_pieces`` is what a completed model keeps: every view of a
 fixed panel of test images and of the default test-set average, so that opening any page of a
@@ -30,6 +30,7 @@ from vae_core.config import RunConfig
 from vae_core.store.cache import TrainedModel, config_key
 from vae_core.vae.derivation import Identity, JensenView, jensen_view
 from vae_core.vae.evaluate import KS, SEEDS, curve_piece, elbo_numbers, encode_dataset
+from vae_core.vae.gradients import STUDY_NS, STUDY_REPEATS, GradientStudy, gradient_studies
 from vae_core.vae.objectives import log_px_quadrature_with_error
 from vae_core.vae.posterior import PosteriorView, posterior_view
 from vae_core.views.projection import project
@@ -48,7 +49,7 @@ STAGES = (KS[:7], KS[7:10], KS[10:11], KS[11:])  # k <= 100 first (instant), the
 class Piece:
     """One unit of work. ``rows`` are test-set rows [a, b); ``epoch`` None is the final weights."""
 
-    kind: str  # numbers | curve | quadrature | posterior | jensen | codes | projection
+    kind: str  # numbers | curve | quadrature | posterior | jensen | gradients | codes | projection
     rows: tuple[int, int] = (0, 0)
     sampler: str = ""
     repeat: int = 0
@@ -61,6 +62,8 @@ class Piece:
         parts = [self.kind, f"{self.rows[0]}-{self.rows[1]}"]
         if self.kind == "curve":
             parts += [self.sampler, f"r{self.repeat}", ",".join(map(str, self.ks))]
+        if self.kind == "gradients":
+            parts.append(f"x{self.repeat}")  # repeats of each n
         if self.kind == "posterior":
             parts.append(f"e{self.epoch}")
         if self.kind == "projection":
@@ -73,7 +76,7 @@ class Piece:
         n = self.rows[1] - self.rows[0]
         if self.kind == "curve":
             return n * sum(self.ks)
-        if self.kind in ("quadrature", "posterior", "jensen", "projection"):
+        if self.kind in ("quadrature", "posterior", "jensen", "gradients", "projection"):
             return 40_000.0
         return float(n)
 
@@ -96,6 +99,10 @@ def posterior(i: int, epoch: int | None) -> Piece:
 
 def jensen(i: int) -> Piece:
     return Piece("jensen", (i, i + 1))
+
+
+def gradients(i: int, repeats: int = STUDY_REPEATS) -> Piece:
+    return Piece("gradients", (i, i + 1), repeat=repeats)
 
 
 def codes() -> Piece:
@@ -136,7 +143,8 @@ def standard_pieces(trained: TrainedModel) -> list[Piece]:
     """What a completed model keeps: the ELBO page's numbers for each panel image and for the
     default average (with the default repeats), the grid posterior of each panel image (D <= 2;
     in 2-D at every checkpoint too; its log p(x) is the image's quadrature value), the codes, and
-    their t-SNE (more than two dimensions), and the Jensen page's numbers for each panel image."""
+    their t-SNE (more than two dimensions), and the Jensen and Gradient estimators pages' numbers
+    for each panel image."""
     d = trained.config.model.latent_dim
     out = [codes()]
     if d > 2:
@@ -146,7 +154,7 @@ def standard_pieces(trained: TrainedModel) -> list[Piece]:
         out += curve_pieces(rows, REPEATS)
         if d <= 2 and rows[1] - rows[0] > 1:  # one image's log p(x) is its grid posterior's
             out.append(quadrature(rows))
-    out += [jensen(i) for i in range(PANEL)]
+    out += [jensen(i) for i in range(PANEL)] + [gradients(i) for i in range(PANEL)]
     if d <= 2:  # the ELBO page's (final weights) and, in 2-D, the Posterior page's (each checkpoint)
         epochs = [None] + (checkpoint_epochs(trained) if d == 2 else [])
         epochs = list(dict.fromkeys(posterior_epoch(trained, e) for e in epochs))
@@ -175,6 +183,9 @@ def compute(trained: TrainedModel, x: torch.Tensor, piece: Piece) -> Any:
             return posterior_view(trained.model_at(piece.epoch) if kept else model, xs[0])
         if piece.kind == "jensen":
             return jensen_view(model, xs[0], piece.rows[0])
+        if piece.kind == "gradients":
+            with torch.inference_mode(False):  # the estimators differentiate through the decoder
+                return gradient_studies(model, xs[0], STUDY_NS, piece.repeat)
         mu = encode_dataset(model, x)[0].numpy()
         if piece.kind == "codes":
             return mu
@@ -186,7 +197,12 @@ def compute(trained: TrainedModel, x: torch.Tensor, piece: Piece) -> Any:
 # -- on disk: plain tensors, lists and numbers, read back with weights_only=True ---------------
 
 
-KINDS = {"__posterior__": PosteriorView, "__jensen__": JensenView, "__identity__": Identity}  # stored dataclasses
+KINDS = {  # the dataclasses stored, by their tag
+    "__posterior__": PosteriorView,
+    "__jensen__": JensenView,
+    "__identity__": Identity,
+    "__study__": GradientStudy,
+}
 
 
 def _encode(value: Any) -> Any:
