@@ -78,7 +78,7 @@ def gather(wait: float) -> dict[str, GradientStudy] | None:
     return known.get(piece.name)
 
 
-pending_now = gather(WAIT_SECONDS) is None
+pending_now = gather(WAIT_SECONDS) is None and not (ref is not None and view_service().errors(ref, [piece]))
 
 
 def studies_ui() -> None:

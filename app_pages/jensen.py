@@ -64,7 +64,8 @@ def gather(wait: float) -> JensenView | None:
     return known.get(piece.name)
 
 
-pending_now = gather(WAIT_SECONDS) is None  # a new image's, due in a moment (2.6 s of one core on MNIST)
+# a new image's, due in a moment (2.6 s of one core on MNIST); a failed one is not polled for
+pending_now = gather(WAIT_SECONDS) is None and not (ref is not None and view_service().errors(ref, [piece]))
 
 
 def jensen_ui() -> None:

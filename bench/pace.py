@@ -8,8 +8,9 @@ latent-10 model, lets each build its stored views (what a completed run does in 
 the system Chromium, and times each view as a lecturer meets it (a click on its link in one
 browser session, to the page idle with its final numbers): the first render of the ELBO,
 Posterior and Latent pages, another test image (first numbers, then L_5000), the test-set
-average, PCA -> t-SNE, and 10 MNIST epochs from Start to finished (``--skip-train`` leaves that
-out), against the command line's time for the same run. A view counts as done when the page is
+average, PCA -> t-SNE, every other page of the MNIST model (``PAGES``: its link to its title, idle,
+nothing refining), and 10 MNIST epochs from Start to finished (``--skip-train`` leaves that out),
+against the command line's time for the same run. A view counts as done when the page is
 idle and says it is no longer refining. Prints a table, then one JSON object as the last line.
 A benchmark, not a test: it asserts nothing.
 """
@@ -45,6 +46,16 @@ TARGETS = {  # seconds, MNIST latent 2 with a cached model (issue "Lecture pace"
     "posterior_next_image_s": 1.0,
     "tsne_s": 2.0,
     "latent_first_render_s": 1.5,
+}
+PAGES = {  # every other page of a cached model (MNIST latent 2), opened by its link: key -> (link, its title)
+    "walkthrough_s": ("One sample, step by step", "One sample, step by step"),
+    "jensen_s": ("Jensen's inequality", "Jensen's inequality"),
+    "gradients_s": ("Gradient estimators", "Gradient estimators"),
+    "replay_s": ("Replay training", "Replay training"),
+    "own_image_s": ("Your own image", "Your own image"),
+    "compare_s": ("Compare two runs", "Compare two runs"),
+    "sweep_s": ("β sweep", "β sweep: the rate–distortion plane"),
+    "train_page_s": ("Train", "Train"),
 }
 NEXT_IMAGE = 17  # outside the stored panel (images 0-9): computed when asked
 TIMEOUT_MS = 300_000
@@ -115,6 +126,9 @@ def measure_views(url: str, prefix: str, dataset: str, tsne: bool) -> dict[str, 
         first, _ = next_image(page, "Test image number", "log p(x), quadrature")
         out[f"{prefix}posterior_next_image_s"] = first
         out[f"{prefix}latent_first_render_s"] = timed_open(page, "Latent space", ".pad-plane")
+        if tsne:  # (MNIST) every other page too, each once, from the one before
+            for key, (link, title) in PAGES.items():
+                out[f"{prefix}page_{key}"] = timed_open(page, link, f'h1:text-is("{title}")')
         if tsne:
             page.goto(f"{url}/latent?dataset={dataset}&latent_dim=10&beta=1")
             page.get_by_text("A 2-D view of all codes").wait_for(timeout=TIMEOUT_MS)
@@ -201,7 +215,8 @@ def main() -> None:
         finally:
             stop_server(proc)
     print(f"\n{'view':34s} {'digits':>8s} {'MNIST':>8s} {'target':>8s}")
-    for key, target in {**TARGETS, "mnist_train_s": None}.items():
+    pages = {f"page_{key}": 1.0 for key in PAGES}  # "every view of a trained model on screen within a second"
+    for key, target in {**TARGETS, **pages, "mnist_train_s": None}.items():
         digits = out.get(f"digits_{key}")
         cells = [f"{v:8.2f}" if v is not None else f"{'':8s}" for v in (digits, out.get(key), target)]
         print(f"{key:34s} {' '.join(cells)}")
