@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -38,6 +40,7 @@ from vae_core.vae.binarize import fixed_binarization
 from vae_core.vae.evaluate import encode_dataset
 from vae_core.views.arrays import tile
 from vae_core.views.service import ModelRef, model_ref, view_service
+from vae_core.views.stored import Piece
 from vae_core.views.style import enlarged
 from vae_core.views.wording import collapse_warning, describe_apart, queue_text
 
@@ -292,6 +295,53 @@ def stored_ref(trained: TrainedModel, x: torch.Tensor) -> ModelRef | None:
     if ref is not None and os.environ.get("VAE_LAB_BUILD_VIEWS", "1") != "0":  # 0: only what pages ask for
         view_service().build(ref, trained, len(x))
     return ref
+
+
+def one_piece_ui(
+    ref: ModelRef | None,
+    view: str,
+    piece: Piece,
+    fresh: Callable[[], Any],
+    drawn_ui: Callable[[Any], None],
+    *,
+    refining: str,
+    failure: str,
+    wait: float = 1.0,
+) -> None:
+    """The part of a page that shows one view piece (``view`` names it for this session): stored,
+    or from the view worker, waited for up to ``wait`` seconds, else a "Refining: …" caption
+    while this part alone polls until it lands (then the page is drawn once more, no longer
+    polling); ``fresh()`` computes it here for a live or stopped run (``ref`` None). A failed
+    piece says ``failure`` and why, and is not polled for."""
+    owner = session_owner(view)
+
+    def known(wait: float) -> Any:
+        if ref is None:
+            return fresh()
+        values = view_service().want(owner, ref, [piece])
+        if piece.name not in values and wait and view_service().wait(ref, [piece], timeout=wait):
+            values = view_service().known(ref, [piece])
+        return values.get(piece.name)
+
+    def failed() -> dict[str, str]:
+        return {} if ref is None else view_service().errors(ref, [piece])
+
+    pending_now = known(wait) is None and not failed()
+
+    def part() -> None:
+        value = known(0)
+        if value is None:
+            errors = failed()
+            if errors:
+                st.error(f"{failure}: {next(iter(errors.values()))}")
+            else:
+                st.caption(f"Refining: {refining}")
+            return
+        if pending_now:
+            st.rerun()  # in: the whole page once more, no longer polling
+        drawn_ui(value)
+
+    st.fragment(part, run_every=0.5 if pending_now else None)()
 
 
 def session_owner(view: str) -> str:

@@ -14,15 +14,14 @@ from app_pages.common import (
     images_ui,
     model_id,
     model_or_stop_ui,
+    one_piece_ui,
     page_intro_ui,
-    session_owner,
     stored_ref,
     test_set,
 )
 from vae_core.vae.gradients import STUDY_NS, GaussianToy, GradientStudy, gradient_studies
 from vae_core.views import stored as S
 from vae_core.views.estimate_figures import gradient_means_figure, variance_figure
-from vae_core.views.service import view_service
 
 NS = list(STUDY_NS)
 REPEATS = [20, 50, 100]
@@ -55,45 +54,14 @@ def fresh(mid: str, i: int, repeats: int, _model, _x) -> dict[str, GradientStudy
     return gradient_studies(_model, _x[i], NS, repeats)
 
 
+def computed_here() -> dict[str, GradientStudy]:
+    with st.spinner(f"Drawing {repeats * NS[-1]:,} gradient samples of each estimator…"):
+        return fresh(mid, i, repeats, trained.model, x)
+
+
 def ratio_ui(result: dict[str, GradientStudy]) -> None:
     ratio = result["score"].per_sample_var.sum() / result["reparam"].per_sample_var.sum()
     st.metric("Per-sample variance, score function ÷ reparameterization", f"{ratio:,.0f}×")
-
-
-WAIT_SECONDS = 1.5  # for the studies (0.8 s of one core on MNIST at 50 repeats), before the page says so
-ref = stored_ref(trained, x)
-owner = session_owner("gradients")
-piece = S.gradients(i, repeats)
-
-
-def gather(wait: float) -> dict[str, GradientStudy] | None:
-    """This image's studies: stored, or computed by the view worker (waited for up to ``wait``
-    seconds), else None; a live or stopped run's, computed here."""
-    if ref is None:
-        with st.spinner(f"Drawing {repeats * NS[-1]:,} gradient samples of each estimator…"):
-            return fresh(mid, i, repeats, trained.model, x)
-    known = view_service().want(owner, ref, [piece])
-    if piece.name not in known and wait and view_service().wait(ref, [piece], timeout=wait):
-        known = view_service().known(ref, [piece])
-    return known.get(piece.name)
-
-
-pending_now = gather(WAIT_SECONDS) is None and not (ref is not None and view_service().errors(ref, [piece]))
-
-
-def studies_ui() -> None:
-    """The model's part of the page; while the worker computes it, this part alone reruns."""
-    result = gather(0)
-    if result is None:
-        failed = view_service().errors(ref, [piece])
-        if failed:
-            st.error(f"The gradient samples could not be drawn: {next(iter(failed.values()))}")
-        else:
-            st.caption(f"Refining: drawing {repeats * NS[-1]:,} gradient samples of each estimator…")
-        return
-    if pending_now:
-        st.rerun()  # in: the whole page once more, no longer polling
-    drawn_ui(result)
 
 
 def drawn_ui(result: dict[str, GradientStudy]) -> None:
@@ -112,7 +80,16 @@ def drawn_ui(result: dict[str, GradientStudy]) -> None:
     st.caption(f"Means over all {repeats * NS[-1]:,} samples with ±2 standard errors: the estimators agree.")
 
 
-st.fragment(studies_ui, run_every=0.5 if pending_now else None)()
+one_piece_ui(
+    stored_ref(trained, x),
+    "gradients",
+    S.gradients(i, repeats),
+    computed_here,
+    drawn_ui,
+    refining=f"drawing {repeats * NS[-1]:,} gradient samples of each estimator…",
+    failure="The gradient samples could not be drawn",
+    wait=1.5,  # 0.8 s of one core on MNIST at 50 repeats
+)
 
 st.subheader("A 1-D toy with the exact gradient")
 st.markdown(

@@ -9,15 +9,14 @@ from app_pages.common import (
     images_ui,
     model_id,
     model_or_stop_ui,
+    one_piece_ui,
     page_intro_ui,
-    session_owner,
     stored_ref,
     test_set,
 )
 from vae_core.vae.derivation import JENSEN_DRAWS, JensenView, bound_curve, grouped_bounds, jensen_view, log_mean_exp
 from vae_core.views import stored as S
 from vae_core.views.derivation_figures import bound_climb_figure, log_weight_figure
-from vae_core.views.service import view_service
 
 KS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]
 
@@ -46,41 +45,9 @@ def fresh(mid: str, i: int, _model, _x) -> JensenView:
     return jensen_view(_model, _x[i], i)
 
 
-WAIT_SECONDS = 1.0  # for the numbers, before the page says it is computing them
-ref = stored_ref(trained, x)
-owner = session_owner("jensen")
-piece = S.jensen(i)
-
-
-def gather(wait: float) -> JensenView | None:
-    """This image's numbers: stored, or computed by the view worker (waited for up to ``wait``
-    seconds), else None; a live or stopped run's, computed here."""
-    if ref is None:
-        with st.spinner(f"Drawing {JENSEN_DRAWS:,} z from q and from the prior…"):
-            return fresh(mid, i, model, x)
-    known = view_service().want(owner, ref, [piece])
-    if piece.name not in known and wait and view_service().wait(ref, [piece], timeout=wait):
-        known = view_service().known(ref, [piece])
-    return known.get(piece.name)
-
-
-# a new image's, due in a moment (2.6 s of one core on MNIST); a failed one is not polled for
-pending_now = gather(WAIT_SECONDS) is None and not (ref is not None and view_service().errors(ref, [piece]))
-
-
-def jensen_ui() -> None:
-    """The page below the inputs; while the worker computes this image's numbers, this part alone reruns."""
-    view = gather(0)
-    if view is None:
-        failed = view_service().errors(ref, [piece])
-        if failed:
-            st.error(f"The log weights could not be computed: {next(iter(failed.values()))}")
-        else:
-            st.caption(f"Refining: drawing {JENSEN_DRAWS:,} z from q and from the prior, and the quadrature…")
-        return
-    if pending_now:
-        st.rerun()  # in: the whole page once more, no longer polling
-    drawn_ui(view)
+def computed_here() -> JensenView:
+    with st.spinner(f"Drawing {JENSEN_DRAWS:,} z from q and from the prior…"):
+        return fresh(mid, i, model, x)
 
 
 def drawn_ui(view: JensenView) -> None:
@@ -130,4 +97,12 @@ def drawn_ui(view: JensenView) -> None:
             )
 
 
-st.fragment(jensen_ui, run_every=0.5 if pending_now else None)()
+one_piece_ui(
+    stored_ref(trained, x),
+    "jensen",
+    S.jensen(i),
+    computed_here,
+    drawn_ui,
+    refining=f"drawing {JENSEN_DRAWS:,} z from q and from the prior, and the identity's quadrature…",
+    failure="The log weights could not be computed",
+)
