@@ -368,14 +368,16 @@ export default function (component) {
   }
   chart.setTriggerValue = setTriggerValue;
   chart.save.hidden = data.toolbar === false;
-  const fresh = !chart.data || chart.data.codes_id !== data.codes_id;
-  const reframe = fresh || JSON.stringify([chart.data.x_range, chart.data.y_range]) !== JSON.stringify([data.x_range, data.y_range]);
+  const fresh = !chart.data || chart.data.codes_id !== data.codes_id; // other codes: decode them
+  const another = !chart.data || chart.data.view_id !== data.view_id; // another chart: its own zoom and legend
+  const reframe =
+    another || JSON.stringify([chart.data.x_range, chart.data.y_range]) !== JSON.stringify([data.x_range, data.y_range]);
   chart.data = data;
   if (fresh) {
     chart.codes = decodeCodes(data);
-    chart.hidden = new Set();
     chart.sprites = null;
   }
+  if (another) chart.hidden = new Set();
   if (reframe) chart.view = fullView(data, chart.codes);
   draw(chart);
   return chart.teardown;

@@ -4,11 +4,12 @@ form again — the test codes, the decoder's map and the curves' cursor, all at 
 import numpy as np
 import streamlit as st
 
+from app_pages.codes_chart import codes_chart_ui
 from app_pages.common import chart_ui, collapse_warning_ui, model_id, model_or_stop_ui, test_set
 from vae_core.store.jobs import JobSnapshot
 from vae_core.store.replay import replay_of
 from vae_core.vae.snapshots import GRID, manifold_codes
-from vae_core.views.latent_figures import latent_limit, latent_scatter, manifold_figure
+from vae_core.views.latent_figures import codes_payload, latent_limit, manifold_figure
 from vae_core.views.training_figures import training_curves, with_cursor
 
 FRAME_SECONDS = 0.3  # one saved moment per poll while playing
@@ -31,7 +32,8 @@ def replay(mid: str, _trained) -> dict | str:
     return snaps if isinstance(snaps, str) else {k: v.numpy() if hasattr(v, "numpy") else v for k, v in snaps.items()}
 
 
-snaps = replay(model_id(trained), trained)
+mid = model_id(trained)
+snaps = replay(mid, trained)
 if isinstance(snaps, str):
     st.info(f"Replay isn't available for this model: {snaps}.", icon=":material/history_toggle_off:")
     st.stop()
@@ -70,11 +72,20 @@ def moment_view() -> None:
     left, right = st.columns([3, 2])
     sy = codes[i, :, 1] if D == 2 else y + np.random.default_rng(0).uniform(-0.3, 0.3, len(y))
     titles = ("z1", "z2" if D == 2 else "label (jittered)")
-    fig = latent_scatter(
-        codes[i, :, 0], sy, y, config.info.class_names, lim=lim, prior=D == 2, one_d=D == 1, titles=titles
+    payload = codes_payload(
+        codes[i, :, 0],
+        sy,
+        y,
+        config.info.class_names,
+        lim=lim,
+        prior=D == 2,
+        one_d=D == 1,
+        titles=titles,
+        view_id=mid,  # one chart for the whole run: a zoom or a class shown alone stays while it plays
     )
     with left:
-        chart_ui(fig.update_layout(title=f"Test codes μ(x) at step {steps[i]}"), key="replay_scatter")
+        st.markdown(f"**Test codes μ(x) at step {steps[i]}**")
+        codes_chart_ui(payload, key="replay_scatter")
     if "images" in snaps:
         images = snaps["images"][i].reshape(-1, *config.info.image_shape) / 255.0
         names = ["z1", "z2"][:D]

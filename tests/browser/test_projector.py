@@ -197,6 +197,38 @@ def test_the_codes_chart_names_picks_isolates_and_zooms(lecture_server, page):
     assert download.value.suggested_filename == "latent_scatter.png"
 
 
+def test_the_replay_keeps_a_class_shown_alone_and_the_zoom_while_it_plays(lecture_server, page):
+    """The Replay page's codes chart is one chart for the whole run: a legend click or a zoom made
+    on one moment stays while the moments play, the codes themselves move."""
+    import json
+
+    from playwright.sync_api import expect
+
+    page.goto(f"{lecture_server}/replay?dataset=digits&latent_dim=2&beta=1")
+    settle(page, ".st-key-replay_scatter .codes-root[data-draws]")
+    root = page.locator(".st-key-replay_scatter .codes-root")
+    canvas = root.locator("canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    three = {e["name"]: e for e in json.loads(root.get_attribute("data-legend"))}["3"]
+    page.mouse.click(box["x"] + three["x"] + 5, box["y"] + three["y"] + three["h"] / 2)
+    expect(root).to_have_attribute("data-shown", "3")
+    whole = root.get_attribute("data-view")
+    page.mouse.move(box["x"] + 0.4 * box["width"], box["y"] + 0.5 * box["height"])
+    page.mouse.wheel(0, -400)
+    expect(root).not_to_have_attribute("data-view", whole)
+    zoomed, draws = root.get_attribute("data-view"), int(root.get_attribute("data-draws"))
+    moment = page.get_by_role("slider", name="Moment of training")
+    end = moment.get_attribute("aria-valuetext")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(
+        "([el, n]) => Number(el.dataset.draws) >= n + 3", arg=[root.element_handle(), draws], timeout=30_000
+    )  # three moments later
+    assert moment.get_attribute("aria-valuetext") != end, "it plays"
+    assert root.get_attribute("data-shown") == "3" and root.get_attribute("data-view") == zoomed
+    page.get_by_role("button", name="Pause").click()
+
+
 def sizes(page) -> dict[str, float]:
     plane = page.locator(".pad-plane").bounding_box()["width"]
     drawn = page.locator(".pad-plane").evaluate("c => [c.width, c.height, c.clientWidth, c.clientHeight]")

@@ -167,6 +167,9 @@ def test_the_codes_charts_payload_is_the_scatters_codes_in_one_shuffled_order():
     assert mine["codes_id"] == payload["codes_id"], "the same codes: the chart keeps its zoom"
     moved = codes_payload(xy[0] + 1e-3, xy[1], labels, names, lim=3.0)
     assert moved["codes_id"] != payload["codes_id"], "other codes (a PCA with another image): drawn afresh"
+    assert moved["view_id"] == moved["codes_id"] != payload["view_id"], "by default other codes: another chart"
+    frame = codes_payload(xy[0] + 1e-3, xy[1], labels, names, lim=3.0, view_id="run-1")
+    assert frame["codes_id"] == moved["codes_id"] and frame["view_id"] == "run-1", "one run's moments: one chart"
     one_d = codes_payload(xy[0], xy[1], labels, names, lim=3.0, one_d=True)
     assert one_d["x_range"] == [-3.0, 3.0] and one_d["y_range"] is None and not one_d["square"]
 

@@ -98,6 +98,7 @@ def codes_payload(
     prior: bool = False,
     one_d: bool = False,
     height: int = 460,
+    view_id: str | None = None,
 ) -> dict[str, Any]:
     """What the codes chart (``app_pages/codes_chart.js``) draws: ``latent_scatter``'s chart, the
     codes (N,) x (N,) as base64 float32 (x, y) pairs in drawing order (``draw_order``), the
@@ -107,7 +108,9 @@ def codes_payload(
     ``curves`` lines over the codes (each ``{"name", "x", "y", "color", "dash"}``, ``dash`` one of
     "solid", "dash", "dot"), each with its legend entry; ``lim`` and
     ``one_d`` fix the ranges as there (None: the data's extent). ``codes_id`` hashes the codes: the
-    chart keeps its zoom and legend choice while they stay the same."""
+    chart decodes them again only when it changes. ``view_id`` (default ``codes_id``) says when
+    the chart is another one: it keeps its zoom and legend choice while that stays the same (the
+    Replay page's moments of one run share one)."""
     labels = np.asarray(labels)
     classes = _classes(labels, class_names)
     order = draw_order(len(labels))
@@ -120,8 +123,10 @@ def codes_payload(
         _class_index(labels, classes)[order].astype(np.uint8).tobytes(),
     ]
     xy_b64, rows_b64, labels_b64 = (base64.b64encode(p).decode("ascii") for p in parts)
+    codes_id = hashlib.blake2b(b"".join(parts), digest_size=8).hexdigest()
     return {
-        "codes_id": hashlib.blake2b(b"".join(parts), digest_size=8).hexdigest(),
+        "codes_id": codes_id,
+        "view_id": view_id or codes_id,
         "xy": xy_b64,
         "rows": rows_b64,
         "labels": labels_b64,
