@@ -166,3 +166,78 @@ def test_monte_carlo_kl_training_matches_analytic_kl_training():
         elbos[kl] = train(build_model(config.model, 0), data, config.train).epochs[-1].test_elbo
     assert elbos["analytic"] > -2.6, elbos  # above the collapsed model's -2.84: the latent is used
     assert abs(elbos["mc"] - elbos["analytic"]) < 0.25, elbos  # same objective, noisier gradient
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (a worker whose tuner chose one), as it was after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_batches_drawn_ahead_on_a_spare_core_give_the_same_run(one_thread, monkeypatch):
+    """A run whose steps leave a core free draws the next batch in a thread of its own; the draws
+    come in the same order from the same generator, so the run is the same to the bit, and the
+    thread is gone when ``train`` returns (after a stop too)."""
+    import vae_core.vae.train as train_module
+
+    drawn_on: list[str] = []
+    draw = train_module._Batches._draw
+
+    def recorded(self, step):
+        drawn_on.append(threading.current_thread().name)
+        return draw(self, step)
+
+    monkeypatch.setattr(train_module._Batches, "_draw", recorded)
+    config = make_config("digits", latent_dim=2, epochs=3, precision="fp32")
+    data = load_dataset("digits")
+    in_line = train(build_model(config.model, 0), data, config.train)
+    assert set(drawn_on) == {threading.current_thread().name}
+    drawn_on.clear()
+    ahead = train(build_model(config.model, 0), data, config.train, cores=lambda: 2)
+    assert ahead.step_kind == "fp32" and len(drawn_on) == len(ahead.steps)
+    assert drawn_on[0] == threading.current_thread().name  # the first one: nothing was drawn before it
+    assert all(name.startswith("batches") for name in drawn_on[1:])
+    assert [s.loss for s in ahead.steps] == [s.loss for s in in_line.steps]
+    assert all(torch.equal(p, q) for p, q in zip(ahead.model.parameters(), in_line.model.parameters(), strict=True))
+    assert [e.test_elbo for e in ahead.epochs] == [e.test_elbo for e in in_line.epochs]
+
+    stop = threading.Event()
+    stopped = train(
+        build_model(config.model, 0),
+        data,
+        config.train,
+        on_step=lambda info: info.step == 5 and stop.set(),
+        stop_event=stop,
+        cores=lambda: 2,
+    )
+    assert stopped.status == "stopped" and len(stopped.steps) == 5
+    assert not [t for t in threading.enumerate() if t.name.startswith("batches")]
+
+
+def test_a_runs_spare_cores_join_its_test_pass_and_torch_keeps_the_steps_count(one_thread, monkeypatch):
+    """Each epoch's test-set pass runs on every core the run may use; the steps keep theirs. A run
+    without ``cores`` (the command line) evaluates on its own thread count, and draws in line."""
+    import vae_core.vae.train as train_module
+
+    seen: list[int] = []
+    terms = train_module.dataset_terms
+
+    def counted(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return terms(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "dataset_terms", counted)
+    config = make_config("digits", epochs=2, hidden=(32,), precision="fp32")
+    data = small(load_dataset("digits"), 600)
+    train(build_model(config.model, 0), data, config.train, cores=lambda: 2)
+    assert seen == [2, 2] and torch.get_num_threads() == 1
+    seen.clear()
+    train(build_model(config.model, 0), data, config.train)
+    assert seen == [1, 1] and torch.get_num_threads() == 1
+    seen.clear()
+    autograd = make_config("digits", epochs=2, hidden=(32,), kl_estimator="mc")  # drawn in line: eps in between
+    assert train(build_model(autograd.model, 0), data, autograd.train, cores=lambda: 2).step_kind == "autograd"
+    assert seen == [2, 2]

@@ -140,6 +140,7 @@ def get_or_train(
     on_wait: Callable[[], None] | None = None,
     stop_event: threading.Event | None = None,
     controls: Controls | None = None,
+    cores: Callable[[], int] | None = None,
 ) -> TrainedModel:
     """The cached model for ``config``, training and storing it first if needed.
 
@@ -148,6 +149,7 @@ def get_or_train(
     before waiting for its result. Only a run that completed is stored; a stopped or diverged run
     is returned (see ``metrics["status"]``) and leaves the cache as it was. A run whose β was
     changed through ``controls`` is stored under its recorded schedule (``schedule.with_schedule``).
+    ``cores`` is ``train``'s.
     """
     cached = lookup(config, root)
     if cached is not None:
@@ -163,7 +165,7 @@ def get_or_train(
         recorder = Recorder.of(config, data)  # the test codes over training, for its replay
         recorder.start(model, then=on_model)
         auto = machine_chooser(root)  # how precision="auto" trains on this machine
-        hooks = {"on_epoch": on_epoch, "stop_event": stop_event, "controls": controls}
+        hooks = {"on_epoch": on_epoch, "stop_event": stop_event, "controls": controls, "cores": cores}
         hooks["on_step"] = recorder.wrap(on_step)
         result = train(model, data, config.train, chooser=auto, **hooks)
         config = with_schedule(config, controls.changes if controls else ())  # β changed live: its own key

@@ -120,6 +120,7 @@ def run_job(spec: JobSpec, send: Send, controls: Controls) -> None:
                 on_wait=lambda: send(("status", "waiting")),
                 stop_event=controls.stop,
                 controls=live,
+                cores=lambda: tuner.limit,  # the pool's share; the steps may use fewer (the tuner's choice)
             )
     except Exception as e:  # a broken dataset or a full disk ends the run, with the reason
         send(("failed", f"{type(e).__name__}: {e}"))
