@@ -8,7 +8,7 @@ navigation, and presenter mode.
 import streamlit as st
 from PIL import Image
 
-from app_pages.common import registry, sidebar_ui, view_ui
+from app_pages.common import builds_wait_for_training, registry, sidebar_ui, view_ui
 from app_pages.room import bound_uploads
 from app_pages.url import go_to_url_page, presenter_ui, read_url_once, url_problems_ui, write_url
 from vae_core.views.arrays import app_icon
@@ -20,6 +20,7 @@ read_url_once()
 if __name__ == "__main__":  # not where a child process imports this script as its __main__ (AppTest leaves it so)
     view_service()  # once per server: its worker process starts now, not at the first view that needs it
     registry().pool.warm()  # and the training workers' forkserver, which imports torch once
+    builds_wait_for_training()
 
 pages = [
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),

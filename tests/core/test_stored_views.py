@@ -257,6 +257,33 @@ def test_a_page_never_waits_behind_the_build(trained, monkeypatch, tmp_path):
     assert {later.name, page[0].name} <= set(S.read_views(ref.entry, ref.config)), "stored before it closed"
 
 
+def test_a_held_build_starts_nothing_while_a_pages_pieces_go_on(trained, monkeypatch, tmp_path):
+    """While the server holds the build (a run trains on its cores), no build piece starts; a
+    page's pieces, and a build piece a page asks for, are computed all the same. Released, the
+    build goes on with what is left."""
+    monkeypatch.setattr(service_module, "HOLD_POLL", 0.05)
+    work = Blocking()
+    work.release.set()
+    monkeypatch.setattr(view_worker, "work", work)
+    ref = scratch_ref(trained, tmp_path)
+    service = ViewService(workers=0)
+    service._models[ref.key] = service_module._Model({})
+    training = threading.Event()
+    training.set()
+    service.hold_builds(training.is_set)
+    background, wanted = S.curve((9, 10), "prior", 0, S.STAGES[2]), S.curve((8, 9), "prior", 0, S.STAGES[2])
+    service.want("build:x", ref, [background, wanted], priority=service_module.BUILD)
+    page = [S.numbers((1, 2)), wanted]
+    service.want("lecturer", ref, page)
+    assert service.wait(ref, page, timeout=30), "a page is never held"
+    threading.Event().wait(0.5)  # ten looks of the held lane
+    assert work.calls == [page[0].name, wanted.name] and service.busy(ref, [background])
+    training.clear()
+    wait_idle(service, "build:x")
+    assert work.calls == [page[0].name, wanted.name, background.name]
+    service.close()
+
+
 def test_two_sessions_share_one_computation(trained, monkeypatch, tmp_path):
     work = Blocking()
     work.release.set()

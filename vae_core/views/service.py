@@ -10,7 +10,9 @@ finishes, and is kept). The background ``build`` of a completed model's standard
 its cache entry, runs in a lane of its own: its own worker process at the lowest CPU priority,
 so that a page's piece never waits behind a build piece (up to 2.7 s each on MNIST) and the
 build takes only the CPU time nobody else wants. A page that wants a queued build piece moves it
-to the interactive lane. A worker loads the model from the cache by its config, so only names
+to the interactive lane. The server may hold the build while something else needs the cores
+(``hold_builds``: while a run trains here, so that the run after a run is not slowed by its
+predecessor's build). A worker loads the model from the cache by its config, so only names
 and numbers cross the process boundary; the interactive one does so (with the test set) when a
 page first asks about the model, so that a new image's first piece does not wait for it.
 
@@ -31,6 +33,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -48,6 +51,7 @@ log = logging.getLogger(__name__)
 MODELS_KEPT = 16  # models whose values stay in memory (each a few MB at most)
 RETRY = 60.0  # seconds before a failed piece is tried again
 BUILD = 1  # priority of the background build (its own lane); interactive pieces are 0
+HOLD_POLL = 1.0  # seconds between two looks of a held build lane at whether it may go on
 NICE = {"interactive": 5, "build": 19}  # the workers' niceness: the server's requests first
 LANES = tuple(NICE)
 
@@ -108,6 +112,7 @@ class ViewService:
         self._executors: dict[str, ProcessPoolExecutor] = {}  # by lane
         self._threads: list[threading.Thread] = []
         self._prepared: set[str] = set()  # models the worker was asked to load
+        self._held: Callable[[], bool] = lambda: False
         self._closed = False
 
     # -- what pages call ---------------------------------------------------------------------
@@ -185,6 +190,14 @@ class ViewService:
         known = self.want(f"build:{ref.key}", ref, pieces, priority=BUILD)
         return len(pieces) - len(known)
 
+    def hold_builds(self, held: Callable[[], bool]) -> None:
+        """Start no build piece while ``held()`` is true (looked at every ``HOLD_POLL`` seconds); a
+        page's pieces, and build pieces a page wants, are never held. A piece already running
+        finishes."""
+        with self._cond:
+            self._held = held
+            self._cond.notify_all()
+
     def put(self, ref: ModelRef, piece: Piece, value: Any) -> None:
         """A value a page computed itself (a cheap piece, done inline): kept like the others."""
         with self._cond:
@@ -252,8 +265,10 @@ class ViewService:
             return [i for i in self._queue.values() if (i.priority >= BUILD) == (lane == "build")]
 
         with self._cond:
-            while not (items := mine()) and not self._closed:
-                self._cond.wait()
+            while not self._closed:
+                if (items := mine()) and not (lane == "build" and self._held()):
+                    break
+                self._cond.wait(HOLD_POLL if items else None)
             if self._closed:
                 return None
             item = min(items, key=lambda i: (i.priority, i.order))
