@@ -158,3 +158,25 @@ def test_a_job_waiting_for_another_process_says_so(root):
         snap = job.snapshot()
         assert snap.running and "another process" in snap.message and snap.step == 0
     assert job.wait(60) and job.snapshot().status == "completed"
+
+
+def test_a_control_sent_while_the_worker_starts_reaches_it(root):
+    """A β moved after the worker's spec was made but before the job held its handle (the worker
+    starting: a fork, ~0.3 s) reached nobody, and the run trained on at the old β (seen as 1 run
+    in 10 of a test under load). The launch here is where that window is."""
+    from vae_core.store.backends import LocalBackend
+
+    class Late(LocalBackend):
+        def launch(self, spec):
+            reg.get(spec.config).control(beta=2.5)  # the spec is made; the job has no handle yet
+            return super().launch(spec)
+
+    config = make_config("digits", latent_dim=2, epochs=3, hidden=(32,), batch_size=64, precision="fp32")
+    reg = JobRegistry(root, pool=WorkerPool(1, backend=Late()))
+    try:
+        job = reg.start(config)
+        assert job.wait(120)
+    finally:
+        reg.close()
+    assert job.snapshot().status == "completed"
+    assert job.beta_changes and job.beta_changes[0][1] == 2.5

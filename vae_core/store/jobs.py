@@ -199,6 +199,9 @@ class TrainingJob:
         handle = self._pool.backend.launch(spec)
         with self._lock:
             self._handle = handle
+            late = {k: v for k, v in self._controls.items() if k not in controls or controls[k] != v}
+        if late:  # sent while the worker started: after the spec was made, before it had a handle
+            handle.send(late)
         self._rebalance()
         if self._stop.is_set():
             handle.send({"stop": True})  # a Stop that came while the worker started
