@@ -219,14 +219,15 @@ def model_owned_state_ui(config: RunConfig, keys: tuple[str, ...]) -> None:
 def model_or_stop_ui(config: RunConfig) -> TrainedModel:
     """The model for the sidebar's config; else say what to do and stop the page here."""
     reg = registry()
+    job = reg.get(config)
+    alive = job is not None and job.alive  # looked at first: a run that ends after this has its model below
     trained = reg.trained(config)
     if trained is not None:
         status = trained.metrics.get("status")
         if status != "completed":
             st.warning(f"This model's run {status}: {trained.metrics.get('reason')}. It is shown but not cached.")
         return trained
-    job = reg.get(config)
-    if job is not None and job.alive:
+    if alive:
         wait_for_job_ui(job)
     else:
         st.info("No model has been trained with these settings yet.")

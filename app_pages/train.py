@@ -48,8 +48,8 @@ N_SHOWN = 10  # test images in the originals-vs-reconstructions grid
 config = st.session_state.run_config
 reg = registry()
 job = reg.get(config)
+running = job is not None and job.alive  # looked at first: a run that ends after this has its model below
 trained = reg.trained(config)
-running = job is not None and job.alive
 
 st.title("Train")
 st.markdown(
