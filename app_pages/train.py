@@ -138,6 +138,9 @@ def status_text(snap: JobSnapshot) -> str:
 
 def progress_view(polling: bool, queued: bool = False) -> None:
     snap = job.snapshot() if job is not None else JobSnapshot.from_trained(trained)
+    if polling and snap.running and snap.total_steps and snap.step >= snap.total_steps:
+        job.wait(POLL_SECONDS)  # stepped out, being evaluated and written: drawn the moment it ends, not a poll later
+        snap = job.snapshot()
     if polling and (not snap.running or queued != (snap.status == "queued")):
         st.rerun()  # the run just ended (or left the line): redraw the whole page once
     st.progress(snap.progress, text=status_text(snap))
