@@ -45,6 +45,16 @@ def scratch_ref(trained, tmp_path) -> ModelRef:
     return ref
 
 
+def stand_in_service(work, trained, tmp_path, monkeypatch) -> tuple[ModelRef, ViewService]:
+    """A service of background threads whose worker is ``work``, for the model under a scratch
+    folder (``scratch_ref``) with nothing stored: every piece it is asked for is computed."""
+    monkeypatch.setattr(view_worker, "work", work)
+    ref = scratch_ref(trained, tmp_path)
+    service = ViewService(workers=0)
+    service._models[ref.key] = service_module._Model({})
+    return ref, service
+
+
 def wait_idle(service: ViewService, owner: str, timeout: float = 120.0) -> None:
     end = threading.Event()
     for _ in range(int(timeout / 0.05)):
@@ -201,10 +211,7 @@ class Blocking:
 
 def test_a_page_can_wait_a_moment_for_the_piece_it_shows(trained, monkeypatch, tmp_path):
     work = Blocking()
-    monkeypatch.setattr(view_worker, "work", work)
-    ref = scratch_ref(trained, tmp_path)
-    service = ViewService(workers=0)
-    service._models[ref.key] = service_module._Model({})
+    ref, service = stand_in_service(work, trained, tmp_path, monkeypatch)
     piece = S.posterior(3, None)
     service.want("page", ref, [piece])
     assert work.started.wait(30)
@@ -217,10 +224,7 @@ def test_a_page_can_wait_a_moment_for_the_piece_it_shows(trained, monkeypatch, t
 
 def test_a_new_request_drops_the_stale_pieces(trained, monkeypatch, tmp_path):
     work = Blocking()
-    monkeypatch.setattr(view_worker, "work", work)
-    ref = scratch_ref(trained, tmp_path)
-    service = ViewService(workers=0)
-    service._models[ref.key] = service_module._Model({})  # nothing stored: every piece is computed
+    ref, service = stand_in_service(work, trained, tmp_path, monkeypatch)
     a, b, c, d = (S.curve((i, i + 1), "importance", 0, S.STAGES[1]) for i in range(4))
     service.want("lecturer", ref, [a, b, c])
     assert work.started.wait(30)  # a is running
@@ -238,10 +242,7 @@ def test_a_page_never_waits_behind_the_build(trained, monkeypatch, tmp_path):
     a page's pieces are computed; a build piece a page wants moves to the page's lane."""
     background, later = S.curve((9, 10), "prior", 0, S.STAGES[2]), S.curve((8, 9), "prior", 0, S.STAGES[2])
     work = Blocking(hold=background.name)
-    monkeypatch.setattr(view_worker, "work", work)
-    ref = scratch_ref(trained, tmp_path)
-    service = ViewService(workers=0)
-    service._models[ref.key] = service_module._Model({})
+    ref, service = stand_in_service(work, trained, tmp_path, monkeypatch)
     service.want("build:x", ref, [background, later], priority=service_module.BUILD)
     assert work.started.wait(30)  # the build's first piece is running, held
     page = [S.numbers((1, 2)), later]
@@ -264,10 +265,7 @@ def test_a_held_build_starts_nothing_while_a_pages_pieces_go_on(trained, monkeyp
     monkeypatch.setattr(service_module, "HOLD_POLL", 0.05)
     work = Blocking()
     work.release.set()
-    monkeypatch.setattr(view_worker, "work", work)
-    ref = scratch_ref(trained, tmp_path)
-    service = ViewService(workers=0)
-    service._models[ref.key] = service_module._Model({})
+    ref, service = stand_in_service(work, trained, tmp_path, monkeypatch)
     training = threading.Event()
     training.set()
     service.hold_builds(training.is_set)
@@ -287,10 +285,7 @@ def test_a_held_build_starts_nothing_while_a_pages_pieces_go_on(trained, monkeyp
 def test_two_sessions_share_one_computation(trained, monkeypatch, tmp_path):
     work = Blocking()
     work.release.set()
-    monkeypatch.setattr(view_worker, "work", work)
-    ref = scratch_ref(trained, tmp_path)
-    service = ViewService(workers=0)
-    service._models[ref.key] = service_module._Model({})
+    ref, service = stand_in_service(work, trained, tmp_path, monkeypatch)
     piece = S.quadrature((5, 6))
     service.want("one", ref, [piece])
     service.want("two", ref, [piece])
@@ -307,10 +302,7 @@ def test_a_failed_piece_says_why_and_the_service_goes_on(trained, monkeypatch, t
             raise RuntimeError("the grid does not fit")
         return 2.0
 
-    monkeypatch.setattr(view_worker, "work", broken)
-    ref = scratch_ref(trained, tmp_path)
-    service = ViewService(workers=0)
-    service._models[ref.key] = service_module._Model({})
+    ref, service = stand_in_service(broken, trained, tmp_path, monkeypatch)
     bad, good = S.quadrature((1, 2)), S.numbers((1, 2))
     service.want("one", ref, [bad, good])
     wait_idle(service, "one")
